@@ -84,4 +84,9 @@ def chat(
     from dayzero.sdk.serve.chat import chat_loop
 
     service = service_for(find_target(target, family=family), merge=merge, device=device)
-    chat_loop(service, system=system, max_tokens=max_tokens, temperature=temperature)
+    try:
+        chat_loop(service, system=system, max_tokens=max_tokens, temperature=temperature)
+    finally:
+        # Join the generation thread before the interpreter exits: a daemon thread still inside
+        # torch at shutdown aborts the process ("terminate called without an active exception").
+        service.backend.close()
