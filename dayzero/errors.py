@@ -67,6 +67,10 @@ class ExportError(DayzeroError):
     """An export failed one of its checks; nothing that looks complete was written."""
 
 
+class WriteError(DayzeroError):
+    """A file or folder could not be written (read-only folder, full disk); nothing half-written looks finished."""
+
+
 class ServeError(DayzeroError):
     """The server cannot start or cannot serve the requested model."""
 

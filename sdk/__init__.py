@@ -33,9 +33,12 @@ __all__ = [
 ]
 
 
-def export(run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None) -> ExportReport:
-    """Export a finished run directory (merged weights or adapter-only), verified before it is renamed into place."""
-    return export_run(run_dir, out=out, merge=merge)
+def export(
+    run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
+) -> ExportReport:
+    """Export a finished run directory (merged weights or adapter-only), verified before it is renamed into place;
+    `overwrite` lets it replace an earlier dayzero export at `out` (never a folder dayzero did not write)."""
+    return export_run(run_dir, out=out, merge=merge, overwrite=overwrite)
 
 
 def __dir__() -> list[str]:

@@ -16,6 +16,7 @@ from dayzero.errors import FamilyNotFoundError, RecipeError, Where
 from dayzero.registry.ruleset import fired
 from dayzero.registry.schema import Family
 
+from .artifacts import unsafe_output_dirs
 from .plan import AdapterPlan, ExportPlan, ModelPlan, Plan, TemplatePlan, TrainerPlan
 from .recipe.load import LoadedRecipe, load_recipe
 from .recipe.method import MethodSection
@@ -98,6 +99,7 @@ def compile(
         dtype=r.model.dtype,
     )
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
+    problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
     trainer = _trainer_plan(r, cuda)
     if r.train.deepspeed and importlib.util.find_spec("deepspeed") is None:
         problems.append("[train.deepspeed] the deepspeed package is not installed (pip install deepspeed)")
@@ -320,7 +322,8 @@ def _export_plan(r: Recipe, run_dir: str, adapter: AdapterPlan) -> ExportPlan:
     else:
         steps = ["save the PEFT adapter", "lint it against the family's vLLM LoRA constraints", "rename into place"]
     return ExportPlan(
-        enabled=e.enabled, merge=e.merge or adapter.peft_config is None, out=out, max_shard_size=e.max_shard_size,
+        enabled=e.enabled, merge=e.merge or adapter.peft_config is None, out=out, overwrite=e.overwrite,
+        max_shard_size=e.max_shard_size,
         tolerance=e.tolerance, ollama=e.ollama, steps=steps,
     )
 

@@ -8,7 +8,6 @@ Jinja, so the exported tokenizer renders what training saw either way.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from .plan import Plan
@@ -40,11 +39,8 @@ def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> 
     prepared = prepare_rows(
         config, stage=plan.trainer.stage, template=template, tokenizer=tokenizer, base_dir=loaded.base_dir
     )
-    stats = asdict(prepared.stats)
+    stats = prepared.stats.to_json()  # skipped rows per reason keyed by the reason (`asdict` garbles a Counter)
     stats.pop("lengths", None)
-    stats["problems"] = {  # skipped rows per reason (a Counter, possibly keyed by tuples): JSON wants strings
-        ": ".join(map(str, k)) if isinstance(k, tuple) else str(k): v for k, v in (stats.get("problems") or {}).items()
-    }
     info = {
         "fingerprint": getattr(prepared.train, "_fingerprint", None),
         "rows": prepared.stats.train_rows,

@@ -1,7 +1,9 @@
 """Export a finished run: merged weights (verified) or an adapter-only PEFT folder (linted).
 
-Atomic: everything is written into a hidden sibling folder and renamed to its final name only after
-every check passed, so an interrupted or failed export leaves nothing that looks complete. Checks:
+Atomic: everything is written into a hidden sibling folder (`.<out>.partial-<pid>`) and renamed to its
+final name only after every check passed, so an interrupted or failed export leaves nothing that looks
+complete; an earlier export is renamed aside before and removed after (sdk.artifacts.swap_in). Only an
+earlier dayzero export (it carries dayzero_export.json) is ever replaced, and only with `overwrite`. Checks:
 
 - logits: the reloaded merged model on a probe batch equals base+adapter (peft, unmerged) within the
   recipe's tolerance (fp32 merges measure ~4e-7);
@@ -16,6 +18,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +28,12 @@ from dayzero import registry
 from dayzero.errors import ExportError, Where
 from dayzero.yamlio import atomic_write_text
 
+from .artifacts import EXPORT_MANIFEST, check_export_target, clean_stale_partials, partial_name, swap_in
 from .modelfile import modelfile
 from .plan import Plan
 from .runinfo import quiet_library_deprecations, read_run_json
+from .runlock import settle_status
+from .write_errors import writing
 
 PROBE_CONVERSATIONS: list[list[dict[str, str]]] = [
     [{"role": "user", "content": "Hello!"}, {"role": "assistant", "content": "Hi, how can I help?"}],
@@ -55,10 +62,17 @@ class ExportReport:
         }
 
 
-def export_run(run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None) -> ExportReport:
-    """Export `run_dir/final` to `out` (default: the plan's export dir); see the module docstring."""
+def export_run(
+    run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
+) -> ExportReport:
+    """Export `run_dir/final` to `out` (default: the plan's export dir); see the module docstring.
+
+    `out` may be absent, empty, or (with `overwrite`) an earlier dayzero export; anything else is refused
+    before any work is done (sdk.artifacts.check_export_target).
+    """
     run_dir = Path(run_dir)
     info = read_run_json(run_dir)
+    settle_status(run_dir)
     plan = Plan.model_validate(info["plan"])
     final = run_dir / "final"
     if not final.is_dir():
@@ -77,26 +91,30 @@ def export_run(run_dir: str | Path, *, out: str | Path | None = None, merge: boo
             hint="two steps: `dayzero export RUN --adapter-only`, then merge that adapter into the full-precision base",
         )
     out = Path(out) if out else _default_out(plan, run_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        from .loading import model_dir
+    recipe_dir = Path(info.get("recipe_base_dir", "."))
+    check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)
+    with writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_partials(out)
+        tmp = partial_name(out)
+        try:
+            tmp.mkdir()  # a read-only or full destination fails here, before any model is loaded
+            from .loading import model_dir
 
-        base = model_dir(plan, run_dir, Path(info.get("recipe_base_dir", ".")))
-        with quiet_library_deprecations():
-            if merge:
-                report = _export_merged(plan, base, final, tmp, is_peft)
-            else:
-                report = _export_adapter(plan, base, final, tmp)
-        report.files = sorted(p.name for p in tmp.iterdir())
-        atomic_write_text(tmp / "dayzero_export.json", json.dumps({**report.as_dict(), "out": str(out)}, indent=2) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            base = model_dir(plan, run_dir, recipe_dir)
+            with quiet_library_deprecations():
+                if merge:
+                    report = _export_merged(plan, base, final, tmp, is_peft)
+                else:
+                    report = _export_adapter(plan, base, final, tmp)
+            report.files = sorted(p.name for p in tmp.iterdir())
+            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve())}
+            atomic_write_text(tmp / EXPORT_MANIFEST, json.dumps(manifest, indent=2) + "\n")
+            check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)  # again: nothing appeared meanwhile
+            swap_in(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     report.out = out
     return report
 
@@ -134,9 +152,35 @@ def probe_batch(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
     if not texts:
         raise ExportError("the chat template rendered none of the probe conversations")
     side, tokenizer.padding_side = tokenizer.padding_side, "right"
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    tokenizer.padding_side = side
+    try:
+        with _backend_settings_kept(tokenizer):
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    finally:
+        tokenizer.padding_side = side
     return texts, dict(batch)
+
+
+@contextmanager
+def _backend_settings_kept(tokenizer: Any) -> Iterator[None]:
+    """Restore the Rust backend's padding and truncation after a padded call.
+
+    transformers switches batch padding on in the backend for `padding=True` and leaves it on, and
+    `save_pretrained` writes it into tokenizer.json: a tokenizer saved after a probe would pad every
+    `encode_batch` (which dayzero's data preparation uses), so the next stage would train on pads.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    padding = backend.padding if backend is not None else None
+    truncation = backend.truncation if backend is not None else None
+    try:
+        yield
+    finally:
+        if backend is not None:
+            backend.no_padding()
+            backend.no_truncation()
+            if padding:  # the keys `backend.padding` reports are enable_padding's arguments
+                backend.enable_padding(**padding)
+            if truncation:
+                backend.enable_truncation(**truncation)
 
 
 def _logits(model: Any, batch: dict[str, Any]) -> Any:
@@ -286,7 +330,7 @@ def _check_template(tokenizer: Any, tmp: Path, texts: list[str]) -> None:
 def _export_adapter(plan: Plan, base: Path, final: Path, tmp: Path) -> ExportReport:
     from transformers import AutoConfig, AutoTokenizer
 
-    tmp.mkdir(parents=True)
+    tmp.mkdir(parents=True, exist_ok=True)
     for name in ("adapter_config.json", "adapter_model.safetensors"):
         if not (final / name).is_file():
             raise ExportError(f"the run's final/ has no {name}", where=Where(file=str(final)))

@@ -8,8 +8,10 @@ only starts the processes.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def launch(
@@ -28,15 +30,19 @@ def launch(
     ]
     if resume:
         cmd.append("--resume")
-    if overwrite:  # done here, once, before the processes start (they would race to remove it)
-        from dayzero.sdk.recipe import load_recipe
-
-        from .runinfo import clear_run_dir
-
-        clear_run_dir(load_recipe(recipe, overrides).recipe)
     if ignore_lock:
         cmd.append("--ignore-lock")
-    return subprocess.call(cmd)
+    # The lock is taken (and --overwrite done) here, once, before the processes start (they would race).
+    from .compiler import compile as compile_plan
+    from .runguard import begin_run
+    from .runlock import HELD_ENV
+
+    plan = compile_plan(recipe, overrides=overrides, ignore_lock=ignore_lock)
+    lock = begin_run(Path(plan.run_dir), resume=resume, overwrite=overwrite, say=lambda text: print(text, file=sys.stderr))
+    try:
+        return subprocess.call(cmd, env={**os.environ, HELD_ENV: "1"})
+    finally:
+        lock.release()
 
 
 def _worker(argv: list[str]) -> None:

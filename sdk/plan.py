@@ -62,6 +62,7 @@ class ExportPlan(_Data):
     enabled: bool
     merge: bool
     out: str
+    overwrite: bool = Field(default=False, description="Replace an earlier dayzero export at `out` (never other files).")
     max_shard_size: str
     tolerance: float | None = Field(description="Largest |logit| difference the merge check accepts (None: by dtype).")
     ollama: bool

@@ -5,13 +5,18 @@ tokenizer, chat template), `prepare_data`, `train`, `export`, `sample`. Each sta
 inputs and writes explicit artifacts into the run directory:
 
     run.json            recipe, plan, registry version, family revision, library versions, data fingerprint,
-                        metrics (rewritten atomically at the end of each stage)
+                        metrics, status (running, trained, done; failed with the error; interrupted),
+                        rewritten atomically at the end of each stage
+    run.lock            held while the run is alive (sdk.runlock): a second run into the directory is refused
     base/               the synthesised base (tiny models only)
-    checkpoints/        trainer checkpoints (`--resume` continues from the last one)
-    final/              the trained adapter (or full weights) and the tokenizer used in training
-    logs/               tensorboard logs (when `report_to` has tensorboard)
+    checkpoints/        trainer checkpoints (`--resume` continues from the newest complete one)
+    final/              the trained adapter (or full weights) and the tokenizer used in training, renamed
+                        into place when complete
+    logs/               the trainer's log history and tensorboard logs (when `report_to` has tensorboard)
     loss.png            the loss curve
     export/             the verified export (see sdk.export)
+
+`--overwrite` removes exactly these (sdk.artifacts.RUN_ARTIFACTS), never other files in the directory.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero.errors import RecipeError
 from dayzero.yamlio import atomic_write_text
 
+from .artifacts import check_export_target, swap_in
+from .checkpoints import newest_complete
 from .plan import Plan
 from .recipe.load import LoadedRecipe, load_recipe
+from .runguard import begin_run, recorded
 from .runinfo import library_versions, plot_losses, quiet_library_deprecations, rank, write_run_json
+from .write_errors import writing
 
 
 @dataclass
@@ -65,8 +73,9 @@ def run(
 ) -> RunResult:
     """Compile and run a recipe. `train_dataset` (a TRL-ready `datasets.Dataset`) skips data preparation.
 
-    `resume` continues from the run directory's last checkpoint; `overwrite` removes an earlier run in
-    that directory first; with neither, a directory holding checkpoints is an error.
+    `resume` continues from the run directory's newest complete checkpoint; `overwrite` removes an earlier
+    run's artifacts in that directory first (nothing else); with neither, a directory holding checkpoints is
+    an error. The run holds `run.lock` while it lives; an exception records `status: failed` in run.json.
     """
     from .compiler import compile as compile_plan
 
@@ -76,17 +85,15 @@ def run(
     run_dir = Path(plan.run_dir)
     if not loaded.path and not run_dir.is_absolute():
         run_dir = Path.cwd() / run_dir
-    if overwrite and not resume and rank() == 0 and (run_dir / "run.json").is_file():
-        shutil.rmtree(run_dir)  # only a directory a run wrote (it has run.json) is removed
-    if not resume and (run_dir / "checkpoints").exists() and any((run_dir / "checkpoints").iterdir()):
-        raise RecipeError(
-            f"run directory {run_dir} already has checkpoints",
-            hint="pass --resume to continue it, --overwrite to start again, or set `name` / `train.output_dir`",
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = begin_run(run_dir, resume=resume, overwrite=overwrite, say=say)
+    # The export at the end may replace only an earlier dayzero export, and only when asked (or when it is
+    # this run's own, in its run directory, and the run is resumed); checked now rather than after training.
+    out = Path(plan.export.out)
+    replace_export = overwrite or plan.export.overwrite or (resume and run_dir.resolve() in out.resolve().parents)
     info: dict[str, Any] = {
         "status": "running",
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "pid": os.getpid(),
         "recipe": loaded.recipe.model_dump(mode="json"),
         "recipe_base_dir": str(loaded.base_dir.resolve()),
         "plan": plan.model_dump(mode="json"),
@@ -96,8 +103,24 @@ def run(
         "libraries": library_versions(),
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),
     }
-    say(plan.render())
+    try:
+        with recorded(run_dir, info):
+            if plan.export.enabled and rank() == 0:
+                check_export_target(out, overwrite=replace_export, recipe_dir=loaded.base_dir)
+            if rank() == 0:
+                write_run_json(run_dir, info)
+            return _stages(plan, loaded, run_dir, info, say, resume=resume, replace_export=replace_export,
+                           train_dataset=train_dataset, callbacks=callbacks)
+    finally:
+        lock.release()
 
+
+def _stages(
+    plan: Plan, loaded: LoadedRecipe, run_dir: Path, info: dict[str, Any], say: Any, *, resume: bool,
+    replace_export: bool, train_dataset: Any, callbacks: list[Any] | None,
+) -> RunResult:
+    """setup, data, train, export, sample: each stage's facts go into run.json as it ends."""
+    say(plan.render())
     setup_ = setup(plan, loaded, run_dir)
     if train_dataset is None:
         train_dataset, data_info = prepare_data(plan, loaded, setup_)
@@ -107,7 +130,13 @@ def run(
     if rank() == 0:
         write_run_json(run_dir, info)
 
-    say(f"training: {plan.trainer.trainer}, {data_info.get('rows')} rows")
+    say(f"training: {plan.trainer.trainer}, {data_info.get('rows')} rows{skipped_rows_note(data_info)}")
+    if resume:
+        checkpoint, skipped = newest_complete(run_dir / "checkpoints")
+        for path, reason in skipped:
+            say(f"--resume: skipping {path.name}, incomplete: {reason}")
+        say(f"--resume: continuing from {checkpoint.name}" if checkpoint else "--resume: no complete checkpoint; starting afresh")
+        info["resumed_from"] = checkpoint.name if checkpoint else None
     metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks)
     result = RunResult(run_dir=run_dir, plan=plan, metrics=metrics, losses=losses)
     info.update(metrics=metrics, losses=losses, status="trained")
@@ -120,7 +149,7 @@ def run(
         from .export import export_run
 
         say("exporting: " + "; ".join(plan.export.steps))
-        report = export_run(run_dir, out=Path(plan.export.out))
+        report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
         result.export_dir = report.out
         info["export"] = report.as_dict()
         write_run_json(run_dir, info)
@@ -132,6 +161,16 @@ def run(
     info["status"] = "done"
     write_run_json(run_dir, info)
     return result
+
+
+def skipped_rows_note(data_info: dict[str, Any]) -> str:
+    """`; skipped 2 bad rows (bad_type: 1, missing_field: 1)` for rows dropped under `on_error: skip`."""
+    problems = (data_info.get("stats") or {}).get("problems") or {}
+    total = sum(problems.values())
+    if not total:
+        return ""
+    per_reason = ", ".join(f"{reason}: {n}" for reason, n in sorted(problems.items(), key=lambda kv: -kv[1]))
+    return f"; skipped {total} bad row{'s' if total > 1 else ''} ({per_reason})"
 
 
 def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
@@ -175,7 +214,7 @@ def train(
     model = load_model(setup_.model_dir, plan, setup_.tokenizer)
     if "tensorboard" in (plan.trainer.config.get("report_to") or []):
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "logs")
-    checkpoint = _last_checkpoint(run_dir / "checkpoints") if resume else None
+    checkpoint = newest_complete(run_dir / "checkpoints")[0] if resume else None
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
         trainer = build_trainer(plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks)
@@ -188,13 +227,23 @@ def train(
         log = "".join(json.dumps(entry) + "\n" for entry in history)
         atomic_write_text(run_dir / "logs" / "history.jsonl", log)  # every logged step, as the trainer saw it
     final = run_dir / "final"
-    trainer.save_model(str(final))  # every rank calls it (it may synchronise); only the main one writes
+    staging = run_dir / ".final.partial"  # one name for every rank; the run lock keeps other runs out
     if trainer.is_world_process_zero():
-        from .export import save_probe
+        shutil.rmtree(staging, ignore_errors=True)
+    try:
+        with writing(final):
+            trainer.save_model(str(staging))  # every rank calls it (it may synchronise); only the main one writes
+            if trainer.is_world_process_zero():
+                from .export import save_probe
 
-        setup_.tokenizer.save_pretrained(str(final))
-        save_probe(model, setup_.tokenizer, final)  # the trained model's own logits: what an export must reproduce
-        atomic_write_text(final / "dayzero_final.json", json.dumps({"adapter": plan.adapter.kind}) + "\n")
+                setup_.tokenizer.save_pretrained(str(staging))
+                save_probe(model, setup_.tokenizer, staging)  # the trained model's own logits: what an export must match
+                atomic_write_text(staging / "dayzero_final.json", json.dumps({"adapter": plan.adapter.kind}) + "\n")
+                swap_in(staging, final)  # final/ appears only complete
+    except BaseException:
+        if trainer.is_world_process_zero():
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
     del trainer
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -231,15 +280,6 @@ def sample(export_dir: Path, prompt: str, max_new_tokens: int = 32) -> str:
     finally:
         service.backend.close()
     return str(reply["choices"][0]["message"]["content"] or "").strip()
-
-
-def _last_checkpoint(folder: Path) -> Path | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    if not folder.is_dir():
-        return None
-    last = get_last_checkpoint(str(folder))
-    return Path(last) if last else None
 
 
 def _printer(console: Any) -> Any:

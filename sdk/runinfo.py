@@ -66,15 +66,6 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
     os.replace(tmp, path)
 
 
-def clear_run_dir(recipe: Any) -> None:
-    """Remove an earlier run of this recipe (only a directory holding a run.json)."""
-    import shutil
-
-    run_dir = Path(recipe.train.output_dir.format(name=recipe.name))
-    if (run_dir / "run.json").is_file():
-        shutil.rmtree(run_dir)
-
-
 @contextmanager
 def quiet_library_deprecations() -> Iterator[None]:
     """Hide deprecation warnings that libraries raise about their own calls to each other (peft asking

@@ -59,7 +59,7 @@ def test_overwrite_starts_the_run_again(tmp_path: Path) -> None:
     r = recipe(tmp_path / "run")
     r["train"]["max_steps"] = 2
     first = sdk.run(r, console=False)
-    (tmp_path / "run" / "marker").write_text("from the first run")
+    (tmp_path / "run" / "marker").write_text("not dayzero's")
     again = sdk.run(r, overwrite=True, console=False)
-    assert not (tmp_path / "run" / "marker").exists()
+    assert (tmp_path / "run" / "marker").read_text() == "not dayzero's"  # only the run's own artifacts are removed
     assert again.losses == pytest.approx(first.losses, abs=1e-6)  # same seed, same data order: same losses

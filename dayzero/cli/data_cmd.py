@@ -132,12 +132,16 @@ def preview(
     from rich.console import Console
     from rich.text import Text
 
+    from dayzero.sdk.data.problems import Problem
     from dayzero.sdk.data.report import preview as preview_rows
 
     config, stage_, template, tok, base_dir, note = _setup(target, family, tokenizer, stage, catalog)
     console = Console(highlight=False)
     console.print(f"[dim]{note}; stage {stage_}; trained text in [bold green]green[/bold green][/dim]")
     for row in preview_rows(config, stage=stage_, template=template, tokenizer=tok, n=n, base_dir=base_dir):
+        if isinstance(row, Problem):  # a row training would skip (on_error: skip) or stop at (raise)
+            console.print(Text(f"skipped {row.origin}: {row.reason}: {row.detail}", style="bold red"), soft_wrap=True)
+            continue
         console.rule(f"{row.origin}  ({row.tokens} tokens, {row.trained_tokens} trained)")
         text = Text()
         for piece in row.pieces:

@@ -27,7 +27,7 @@ def run_(
     recipe: Annotated[str, typer.Argument(help="A recipe file or a bundled recipe name.")],
     overrides: Overrides = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the run's last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Remove an earlier run in the run directory.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Remove an earlier run's artifacts (only those) from the run directory.")] = False,
     ignore_lock: Annotated[bool, typer.Option("--ignore-lock", help="Run although the lock pins another family revision.")] = False,
     nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (DDP through torchrun; gloo on CPU).")] = 1,
 ) -> None:
@@ -73,11 +73,14 @@ def export(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (with run.json and final/).")],
     out: Annotated[Path | None, typer.Option("--out", help="Export directory (default: the plan's).")] = None,
     adapter_only: Annotated[bool, typer.Option("--adapter-only", help="PEFT adapter only, linted for vLLM.")] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an earlier dayzero export at the destination (never other files).")
+    ] = False,
 ) -> None:
     """Export a finished run: merged and verified, or adapter-only."""
     from dayzero.sdk.export import export_run
 
-    report = export_run(run_dir, out=out, merge=False if adapter_only else None)
+    report = export_run(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
     print(f"export: {report.out}")
     if report.max_logit_diff is not None:
         print(f"merged logits match base+adapter: max |diff| {report.max_logit_diff:.2e} <= {report.tolerance:g}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .problems import Origin, ProblemLog, Stats
+from .problems import Origin, Problem, ProblemLog, Stats
 from .spec import STAGE_KIND, DataConfig, Kind
 
 
@@ -30,27 +30,51 @@ class PreviewRow:
     trained_tokens: int
 
 
+class _Pending(ProblemLog):
+    """A problem log that also keeps every problem until the preview has shown it."""
+
+    def __init__(self) -> None:
+        super().__init__("skip")
+        self.pending: list[Problem] = []
+
+    def add(self, problem: Problem) -> None:
+        super().add(problem)
+        self.pending.append(problem)
+
+    def drain(self) -> Iterator[Problem]:
+        shown, self.pending = self.pending, []
+        yield from shown
+
+
 def preview(
     config: DataConfig, *, stage: str, template: Any, tokenizer: Any, n: int = 3, base_dir: Path | None = None
-) -> Iterator[PreviewRow]:
-    """The first `n` good rows as the template renders them, pieces marked trained or not, with token counts."""
+) -> Iterator[PreviewRow | Problem]:
+    """The first `n` good rows as the template renders them, pieces marked trained or not, with token counts,
+    and every row skipped on the way as a `Problem` (where it is and why), in file order."""
     from .pipeline import read, resolve_specs
     from .preprocess import Options, Preprocessor
 
     specs = resolve_specs(config, stage, base_dir)
     options = Options(stage, config.cutoff_len, config.train_on_prompt, config.mask_history, config.thinking)
     pre = Preprocessor(template, tokenizer, options)
-    log = ProblemLog("skip")
+    log = _Pending()
     shown = 0
     for spec in specs:
         for origin, row in read(spec, stage, log, None, True, config.placeholders):
+            yield from log.drain()  # rows that failed to read or convert before this one
             if shown >= n:
                 return
             _, stats, problems = pre([(origin, row)])
             if problems:
+                yield from problems
+                continue
+            if not stats.rows_kept:  # dropped by tokenizing: too long for cutoff_len, or nothing to train
+                why = "too_long" if stats.too_long else "no_labels"
+                yield Problem(origin, why, f"dropped while tokenizing (cutoff_len {config.cutoff_len})")
                 continue
             yield PreviewRow(origin, _pieces(row, stage, template, pre, config), stats.tokens, stats.trained_tokens)
             shown += 1
+        yield from log.drain()
 
 
 def _pieces(row: dict[str, Any], stage: str, template: Any, pre: Any, config: DataConfig) -> list[Piece]:

@@ -15,6 +15,11 @@ class ExportSection(Section):
         "PEFT export, linted against the family's vLLM LoRA constraints.",
     )
     out: str | None = Field(default=None, description="Export directory; default `<run dir>/export`.")
+    overwrite: bool = Field(
+        default=False,
+        description="Replace an earlier dayzero export at `out` (a folder holding dayzero_export.json); a folder "
+        "dayzero did not write is never replaced.",
+    )
     max_shard_size: str = Field(default="2GB", description="Largest safetensors shard.")
     ollama: bool = Field(default=True, description="Also write an Ollama Modelfile.")
     tolerance: float | None = Field(
