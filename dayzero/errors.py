@@ -7,6 +7,7 @@ traceback for bad input.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 
@@ -69,6 +70,10 @@ class ExportError(DayzeroError):
 
 class WriteError(DayzeroError):
     """A file or folder could not be written (read-only folder, full disk); nothing half-written looks finished."""
+
+
+# errno values that mean "this cannot be written here" (as opposed to a bug): WriteError, not a traceback.
+WRITE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class ServeError(DayzeroError):

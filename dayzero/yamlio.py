@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dayzero.errors import DayzeroError, Where
+from dayzero.errors import WRITE_ERRNOS, DayzeroError, Where, WriteError
 
 # The C parser is several times faster; fall back where libyaml is absent.
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -149,16 +149,21 @@ def _umask() -> int:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file through a temporary sibling and a rename, so readers never see half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write a file through a temporary sibling and a rename, so readers never see half of it.
+
+    A read-only folder or a full disk raises `WriteError` naming `path` (one line at the CLI).
+    """
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename is None:  # a failed write() names no file: name it
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            raise WriteError(f"cannot write: {exc.strerror}", where=Where(file=str(path))) from exc
         raise

@@ -86,27 +86,27 @@ def run(
     if not loaded.path and not run_dir.is_absolute():
         run_dir = Path.cwd() / run_dir
     lock = begin_run(run_dir, resume=resume, overwrite=overwrite, say=say)
-    # The export at the end may replace only an earlier dayzero export, and only when asked (or when it is
-    # this run's own, in its run directory, and the run is resumed); checked now rather than after training.
-    out = Path(plan.export.out)
-    replace_export = overwrite or plan.export.overwrite or (resume and run_dir.resolve() in out.resolve().parents)
-    info: dict[str, Any] = {
-        "status": "running",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "pid": os.getpid(),
-        "recipe": loaded.recipe.model_dump(mode="json"),
-        "recipe_base_dir": str(loaded.base_dir.resolve()),
-        "plan": plan.model_dump(mode="json"),
-        "registry_version": plan.registry_version,
-        "family": plan.model.family,
-        "family_revision": plan.model.family_revision,
-        "libraries": library_versions(),
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
-    }
     try:
+        # The export at the end may replace only an earlier dayzero export, and only when asked (or when it is
+        # this run's own, in its run directory, and the run is resumed); checked now rather than after training.
+        out = Path(plan.export.out)
+        replace_export = overwrite or plan.export.overwrite or (resume and run_dir.resolve() in out.resolve().parents)
+        info: dict[str, Any] = {
+            "status": "running",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "pid": os.getpid(),
+            "recipe": loaded.recipe.model_dump(mode="json"),
+            "recipe_base_dir": str(loaded.base_dir.resolve()),
+            "plan": plan.model_dump(mode="json"),
+            "registry_version": plan.registry_version,
+            "family": plan.model.family,
+            "family_revision": plan.model.family_revision,
+            "libraries": library_versions(),
+            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        }
+        if plan.export.enabled and rank() == 0:  # before run.json is touched: a refused run leaves the last one's
+            check_export_target(out, overwrite=replace_export, recipe_dir=loaded.base_dir)
         with recorded(run_dir, info):
-            if plan.export.enabled and rank() == 0:
-                check_export_target(out, overwrite=replace_export, recipe_dir=loaded.base_dir)
             if rank() == 0:
                 write_run_json(run_dir, info)
             return _stages(plan, loaded, run_dir, info, say, resume=resume, replace_export=replace_export,

@@ -15,6 +15,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from dayzero.errors import WriteError
+
 from . import artifacts, runlock
 from .runinfo import rank, write_run_json
 from .write_errors import writing
@@ -65,6 +67,6 @@ def recorded(run_dir: Path, info: dict[str, Any]) -> Iterator[None]:
             interrupted = isinstance(exc, KeyboardInterrupt)
             info["status"] = "interrupted" if interrupted else "failed"
             info["error"] = "interrupted (KeyboardInterrupt)" if interrupted else f"{type(exc).__name__}: {exc}"
-            with suppress(OSError):  # the disk that failed the run may fail this too; the error still reaches the user
+            with suppress(OSError, WriteError):  # the disk that failed the run may fail this too; the error still reaches the user
                 write_run_json(run_dir, info)
         raise

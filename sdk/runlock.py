@@ -18,7 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from dayzero.errors import RecipeError, Where
+from dayzero.errors import RecipeError, Where, WriteError
 
 LOCK_FILE = "run.lock"
 HELD_ENV = "DAYZERO_RUN_LOCK_HELD"  # set by a launcher that holds the lock for the processes it starts
@@ -131,10 +131,8 @@ def settle_status(run_dir: Path, *, locked_by_us: bool = False) -> str | None:
     if status == "running" and (locked_by_us or is_locked(run_dir) is None):
         info["status"] = "interrupted"
         info["error"] = "the run's process ended without recording how (killed, or the machine stopped)"
-        try:
+        with suppress(OSError, WriteError):  # a read-only run dir keeps its run.json as it is
             write_run_json(run_dir, info)
-        except OSError:
-            return "interrupted"
         return "interrupted"
     return str(status) if status is not None else None
 

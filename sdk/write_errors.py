@@ -9,16 +9,14 @@ the folder being written, when the library did not say which file); anything els
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dayzero.errors import DayzeroError, Where, WriteError
+from dayzero.errors import WRITE_ERRNOS, DayzeroError, Where, WriteError
 
-WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 _OS_ERROR = re.compile(r"os error (\d+)")
 _TORCH_WRITER = ("PytorchStreamWriter", "inline_container", "unexpected pos")
 

@@ -297,15 +297,39 @@ def test_a_read_only_destination_gives_one_line_naming_it(trained: tuple[Path, s
         shutil.rmtree(root, ignore_errors=True)
 
 
+def test_atomic_writes_fail_as_one_error_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dayzero.yamlio import atomic_write_text
+
+    target = tmp_path / "run.json"
+    target.write_text("the complete earlier version")
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fd: int, *args: Any, **kwargs: Any) -> None:
+            self.handle = real_fdopen(fd, *args, **kwargs)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", Full)
+    with pytest.raises(WriteError, match=rf"^{target}: cannot write: No space left on device$"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "the complete earlier version" and [p.name for p in tmp_path.iterdir()] == ["run.json"]
+
+
 def test_a_write_error_in_a_library_save_names_the_folder() -> None:
     from dayzero.sdk.write_errors import writing
 
-    with pytest.raises(WriteError, match=r"^out/final: cannot write: No space left on device$"):
-        with writing(Path("out/final")):
-            raise RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)")
-    with pytest.raises(ValueError):  # not a write failure: passes through unchanged
-        with writing(Path("out/final")):
-            raise ValueError("a bug")
+    with pytest.raises(WriteError, match=r"^out/final: cannot write: No space left on device$"), writing(Path("out/final")):
+        raise RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)")
+    with pytest.raises(ValueError), writing(Path("out/final")):  # not a write failure: passes through unchanged
+        raise ValueError("a bug")
 
 
 # -- correctness bugs found on the way ------------------------------------------------------------------
