@@ -21,6 +21,8 @@ from typing import Any
 
 from dayzero.errors import ExportError, RecipeError, Where
 
+from .runlock import pid_alive
+
 EXPORT_MANIFEST = "dayzero_export.json"
 RUN_FILES = ("run.json", "run.lock", "loss.png")
 RUN_DIRS = ("base", "checkpoints", "final", "logs")
@@ -67,6 +69,23 @@ def is_export(folder: Path) -> bool:
     return (folder / EXPORT_MANIFEST).is_file()
 
 
+def foreign_files(export: Path) -> list[str]:
+    """Files in an earlier export that its manifest does not list (added by someone else), or ["<manifest>"]
+    when the manifest cannot be read: replacing the folder would delete them."""
+    import json
+
+    try:
+        listed = set(json.loads((export / EXPORT_MANIFEST).read_text(encoding="utf-8"))["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return [f"{EXPORT_MANIFEST} (unreadable)"]
+    return sorted(p.name for p in export.iterdir() if p.name not in listed and p.name != EXPORT_MANIFEST)
+
+
+def owned_export(folder: Path) -> bool:
+    """An earlier dayzero export holding nothing but what dayzero wrote into it."""
+    return folder.is_dir() and not folder.is_symlink() and is_export(folder) and not foreign_files(folder)
+
+
 def check_export_target(out: Path, *, overwrite: bool, recipe_dir: Path | None = None) -> None:
     """Refuse to write an export at `out` unless it is absent, empty, or (with `overwrite`) an earlier export."""
     where = Where(file=str(out))
@@ -76,28 +95,22 @@ def check_export_target(out: Path, *, overwrite: bool, recipe_dir: Path | None =
     if not out.exists() and not out.is_symlink():
         return
     if not out.is_dir() or out.is_symlink():
-        raise ExportError("exists and is not a folder; dayzero replaces only an earlier export", where=where,
+        raise ExportError("exists and is a file or a symlink; dayzero replaces only an earlier export folder", where=where,
                           hint="choose another --out")
     if is_export(out):
         if not overwrite:
             raise ExportError("holds an earlier export", where=where,
                               hint="pass --overwrite (or `export.overwrite: true`) to replace it, or choose another --out")
+        extra = foreign_files(out)
+        if extra:
+            raise ExportError(f"holds an earlier export with files dayzero did not write: {', '.join(extra[:5])}",
+                              where=where, hint="move them out first, or choose another --out")
         return
     if any(out.iterdir()):
         raise ExportError(
             f"is not empty and is not a dayzero export (no {EXPORT_MANIFEST}); dayzero never deletes files it did not write",
             where=where, hint="choose another --out, or an empty folder",
         )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
 
 
 def clean_stale_partials(target: Path) -> list[Path]:
@@ -108,7 +121,7 @@ def clean_stale_partials(target: Path) -> list[Path]:
         return removed
     for entry in sorted(target.parent.iterdir()):
         m = _PARTIAL.match(entry.name)
-        if not m or m["name"] != target.name or _alive(int(m["pid"])):
+        if not m or m["name"] != target.name or pid_alive(int(m["pid"])):
             continue
         if ".old-" in entry.name and not target.exists():
             os.rename(entry, target)  # the swap was killed between its two renames: the old folder comes back
@@ -136,7 +149,7 @@ def swap_in(staging: Path, target: Path) -> None:
 def clear_run(run_dir: Path) -> list[str]:
     """Remove an earlier run's artifacts from `run_dir` (`run --overwrite`); every other file stays.
 
-    Removed: RUN_FILES, RUN_DIRS, `export/` when it carries the export manifest, and hidden temporaries
+    Removed: RUN_FILES, RUN_DIRS, `export/` when it is an export holding only what dayzero wrote, and temporaries
     named after any of them (`.run.json.*`, `.export.partial-*`, ...). Returns the names removed.
     """
     if not run_dir.is_dir():
@@ -144,7 +157,7 @@ def clear_run(run_dir: Path) -> list[str]:
     removed: list[str] = []
     for entry in sorted(run_dir.iterdir()):
         name = entry.name
-        owned = name in RUN_FILES or name in RUN_DIRS or (name == "export" and is_export(entry))
+        owned = name in RUN_FILES or name in RUN_DIRS or (name == "export" and owned_export(entry))
         owned = owned or any(name.startswith(f".{artifact}.") for artifact in RUN_ARTIFACTS)
         if not owned:
             continue

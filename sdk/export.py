@@ -203,7 +203,8 @@ PROBE_FILE = "dayzero_probe.safetensors"
 def _probe_inputs(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
     if getattr(tokenizer, "chat_template", None):
         return probe_batch(tokenizer)
-    return [], dict(tokenizer(["The quick brown fox jumps over the lazy dog."], return_tensors="pt"))
+    with _backend_settings_kept(tokenizer):  # an unpadded call resets the backend's own settings too
+        return [], dict(tokenizer(["The quick brown fox jumps over the lazy dog."], return_tensors="pt"))
 
 
 def save_probe(model: Any, tokenizer: Any, final: Path) -> None:

@@ -10,6 +10,7 @@ A second run while the first is alive gets a `RecipeError` naming the pid and ho
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -24,13 +25,33 @@ LOCK_FILE = "run.lock"
 HELD_ENV = "DAYZERO_RUN_LOCK_HELD"  # set by a launcher that holds the lock for the processes it starts
 
 
-def _flock(fd: int, exclusive: bool = True) -> bool:
+def _flock(fd: int, path: Path, exclusive: bool = True) -> bool:
+    """Whether this process now holds the lock. Where the filesystem has no flock (some network mounts),
+    the pid in the lock file decides: held while that pid is alive on this host."""
     import fcntl
 
     try:
         fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError as exc:
+        if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+        owner = _read(path)
+        pid = owner.get("pid")
+        return not (isinstance(pid, int) and pid != os.getpid() and owner.get("host") == socket.gethostname()
+                    and pid_alive(pid))
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
     return True
 
 
@@ -74,7 +95,7 @@ def acquire(run_dir: Path) -> RunLock:
     path = run_dir / LOCK_FILE
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _flock(fd):
+        if not _flock(fd, path):
             os.close(fd)
             raise RecipeError(
                 f"run directory {run_dir} is in use by another run ({_owner(_read(path))})",
@@ -104,7 +125,7 @@ def is_locked(run_dir: Path) -> dict[str, Any] | None:
     except OSError:
         return None
     try:
-        if _flock(fd, exclusive=False):
+        if _flock(fd, path, exclusive=False):
             return None
         return _read(path) or {"pid": "?"}
     finally:

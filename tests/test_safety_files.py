@@ -147,6 +147,22 @@ def test_export_replaces_only_an_earlier_export_and_only_with_overwrite(
 
     sdk.export(trained[0], out=out, overwrite=True)
     assert (out / "dayzero_export.json").is_file() and [p.name for p in tmp_path.iterdir()] == ["exp"]
+    (out / "my-eval-notes.md").write_text("written by the user into the export")
+    with pytest.raises(ExportError, match=r"files dayzero did not write: my-eval-notes\.md"):
+        sdk.export(trained[0], out=out, overwrite=True)
+    assert (out / "my-eval-notes.md").is_file()
+
+
+def test_a_swap_killed_between_its_renames_gets_the_old_export_back(tmp_path: Path) -> None:
+    from dayzero.sdk.artifacts import clean_stale_partials
+
+    pid = dead_pid()
+    old, new = tmp_path / f".exp.old-{pid}", tmp_path / f".exp.partial-{pid}"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "dayzero_export.json").write_text("{}")
+    clean_stale_partials(tmp_path / "exp")
+    assert [p.name for p in tmp_path.iterdir()] == ["exp"] and (tmp_path / "exp" / "dayzero_export.json").is_file()
 
 
 def test_run_overwrite_removes_only_the_runs_artifacts(
@@ -189,6 +205,14 @@ def test_compile_refuses_run_dirs_that_hold_the_users_files(
     path = write_recipe(work / "recipes" / "r.yaml", recipe(Path(out), data_file))
     with pytest.raises(RecipeError, match=r"\[train.output_dir\]"):
         sdk.compile(path)
+
+
+def test_compile_refuses_an_export_out_that_holds_the_users_files(
+    data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RecipeError, match=r"\[export.out\] `\.` is the working directory"):
+        sdk.compile({**recipe(tmp_path / "run", data_file), "export": {"out": "."}})
 
 
 # -- runs that die ---------------------------------------------------------------------------------------
