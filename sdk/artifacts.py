@@ -2,7 +2,8 @@
 
 - A run directory holds `RUN_ARTIFACTS` (and hidden temporaries named after them, `.<name>.*`);
   `clear_run` removes exactly those, so `run --overwrite` never touches a file the user put there.
-  An `export/` folder in it counts only when it carries `EXPORT_MANIFEST`.
+  An `export/` folder in it counts only when it carries `EXPORT_MANIFEST` and nothing that manifest does
+  not list; `run.lock` is left to `sdk.runlock` (the run clearing the folder holds it).
 - An export folder is dayzero's when it carries `EXPORT_MANIFEST`; `check_export_target` refuses a
   non-empty folder without one, and one with it unless the caller asked to overwrite.
 - `swap_in` puts a complete staging folder in place: the old folder is renamed aside, the new one
@@ -16,12 +17,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from dayzero.errors import ExportError, RecipeError, Where
 
-from .runlock import pid_alive
+from .runlock import LOCK_FILE, pid_alive
 
 EXPORT_MANIFEST = "dayzero_export.json"
 RUN_FILES = ("run.json", "run.lock", "loss.png")
@@ -126,7 +128,7 @@ def clean_stale_partials(target: Path) -> list[Path]:
         if ".old-" in entry.name and not target.exists():
             os.rename(entry, target)  # the swap was killed between its two renames: the old folder comes back
             continue
-        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        _remove(entry)
         removed.append(entry)
     return removed
 
@@ -143,7 +145,15 @@ def swap_in(staging: Path, target: Path) -> None:
     except BaseException:
         os.rename(old, target)  # the new one could not go in: the old one stays where it was
         raise
-    shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    with suppress(OSError):  # the new export is in place; an old copy that will not go is left hidden
+        _remove(old)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def clear_run(run_dir: Path) -> list[str]:
@@ -159,12 +169,9 @@ def clear_run(run_dir: Path) -> list[str]:
         name = entry.name
         owned = name in RUN_FILES or name in RUN_DIRS or (name == "export" and owned_export(entry))
         owned = owned or any(name.startswith(f".{artifact}.") for artifact in RUN_ARTIFACTS)
-        if not owned:
+        if not owned or name == LOCK_FILE:  # the lock belongs to the run now clearing the folder
             continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+        _remove(entry)
         removed.append(name)
     return removed
 
