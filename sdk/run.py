@@ -143,7 +143,8 @@ def _stages(
     if rank() != 0:
         return result
     write_run_json(run_dir, info)
-    plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
+    with writing(run_dir / "loss.png"):
+        plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
 
     if plan.export.enabled:
         from .export import export_run
@@ -218,7 +219,8 @@ def train(
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
         trainer = build_trainer(plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks)
-        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        with writing(run_dir / "checkpoints"):  # a full disk shows first where the trainer saves checkpoints
+            output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     history = trainer.state.log_history
     losses = [float(h["loss"]) for h in history if "loss" in h]
     metrics = {k: v for k, v in output.metrics.items() if isinstance(v, int | float)}

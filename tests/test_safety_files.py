@@ -283,6 +283,25 @@ def test_full_disk_fails_the_run_with_one_line_and_no_final(
     assert info["status"] == "failed" and "No space left on device" in info["error"]
 
 
+def test_full_disk_during_a_checkpoint_names_the_checkpoints_and_resume_would_skip_it(
+    data_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from dayzero.sdk.checkpoints import newest_complete
+
+    def full(*args: Any, **kwargs: Any) -> None:  # what torch.save said writing to /dev/full here
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(torch, "save", full)  # the optimizer state, saved after the checkpoint's weights
+    run = tmp_path / "run"
+    with pytest.raises(WriteError, match=r"checkpoints: cannot write: the write failed \(is the disk full\?\)$"):
+        sdk.run(recipe(run, data_file), console=False)
+    assert json.loads((run / "run.json").read_text())["status"] == "failed"
+    assert newest_complete(run / "checkpoints") == (None, [(run / "checkpoints" / "checkpoint-1",
+                                                            "no trainer_state.json (the trainer writes it last)")])
+
+
 def test_an_exception_ends_the_run_as_failed_with_the_error(data_file: Path, tmp_path: Path) -> None:
     from transformers import TrainerCallback
 
