@@ -40,7 +40,7 @@ def partial_name(target: Path) -> Path:
 def unsafe_dir(path: Path, *, recipe_dir: Path | None = None) -> str | None:
     """Why `path` must not be a run or export folder (the working directory, the recipe's folder, the home
     directory, `/`, or a folder above one of them), or None when it is safe."""
-    resolved = path.expanduser().resolve()
+    resolved = path.resolve()
     protected = [(Path.cwd(), "the working directory"), (Path.home(), "the home directory"), (Path("/"), "`/`")]
     if recipe_dir is not None:
         protected.insert(1, (recipe_dir, "the recipe's folder"))
