@@ -130,13 +130,16 @@ def test_export_replaces_only_an_earlier_export_and_only_with_overwrite(
     (stale / "model.safetensors").write_bytes(b"half")
     real_rename, real_replace = os.rename, os.replace
 
-    def failing(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
-        if ".partial-" in str(src):
-            raise OSError(errno.EIO, "simulated failure putting the new export in place")
-        real_rename(src, dst)
+    def failing(real: Any) -> Any:
+        def move(src: Any, dst: Any) -> None:
+            if Path(src).name.startswith(".exp.partial-"):  # the finished new export, going into place
+                raise OSError(errno.EIO, "simulated failure putting the new export in place")
+            real(src, dst)
 
-    monkeypatch.setattr(os, "rename", failing)
-    monkeypatch.setattr(os, "replace", lambda src, dst: failing(src, dst) if ".partial-" in str(src) else real_replace(src, dst))
+        return move
+
+    monkeypatch.setattr(os, "rename", failing(real_rename))
+    monkeypatch.setattr(os, "replace", failing(real_replace))
     with pytest.raises(OSError, match="simulated"):
         sdk.export(trained[0], out=out, overwrite=True)
     monkeypatch.undo()
