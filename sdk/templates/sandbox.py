@@ -7,9 +7,9 @@ lstrip_blocks=True, extensions=[loopcontrols])``, its ``tojson`` filter, the ``r
 ``reasoning_content``/``thinking`` aliasing of messages) so a string rendered here is the string a
 transformers-based server renders. Two things are added, because a template is code we run:
 
-- bounds: rendering stops with a ``TemplateError`` past a deadline (checked on every call, attribute
-  access, ``range`` step and output chunk) and past an output size; ``*``/``**`` on strings and lists
-  is capped so one expression cannot allocate gigabytes;
+- bounds (``bounds.py``): rendering stops with a ``TemplateError`` past a deadline (checked on every
+  call, attribute access, loop step and output chunk), past an output size, and before any operator,
+  string method or filter builds a value past ``max_chars`` or the render allocates too much in all;
 - a fixed date: ``strftime_now`` returns a given date (tests use minja's TEST_DATE, 2024-07-26).
 
 A template reaching for ``__class__``/``__globals__`` hits the sandbox's ``SecurityError``, reported
@@ -19,9 +19,7 @@ as a ``TemplateError``.
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -33,36 +31,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dayzero.errors import TemplateError
 
+from . import bounds
+
 TEST_DATE = datetime(2024, 7, 26)
 """minja's frozen date for rendering goldens; pass ``date=TEST_DATE`` for reproducible renders."""
 
-MAX_OUTPUT_CHARS = 4_000_000
+MAX_OUTPUT_CHARS = bounds.MAX_VALUE
 DEFAULT_TIMEOUT_S = 5.0
-_MAX_SEQUENCE = 1_000_000
 _REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
-_STATE = threading.local()  # the budget, output blocks and generation spans of the render running in this thread
-
-
-class _Budget:
-    """Deadline and output size of one render; the environment consults the active one."""
-
-    def __init__(self, timeout_s: float, max_chars: int) -> None:
-        self.deadline = time.monotonic() + timeout_s
-        self.timeout_s = timeout_s
-        self.max_chars = max_chars
-
-    def tick(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise TemplateError(
-                f"chat template did not finish within {self.timeout_s:g} s",
-                hint="the template loops too long; it is untrusted code and was stopped",
-            )
-
-
-def _tick() -> None:
-    budget = getattr(_STATE, "budget", None)
-    if budget is not None:
-        budget.tick()
+_STATE = bounds.STATE
 
 
 class _GenerationTag(jinja2.ext.Extension):
@@ -81,7 +58,7 @@ class _GenerationTag(jinja2.ext.Extension):
 
     def _mark(self, caller: Any) -> str:
         text = caller()
-        spans = getattr(_STATE, "spans", None)
+        spans = _STATE.spans
         if spans is not None:
             start = sum(len(b) for b in _STATE.blocks)
             spans.append((start, start + len(text)))
@@ -109,39 +86,65 @@ class _Namespace(jinja2.utils.Namespace):
 
 
 class _BoundedEnvironment(ImmutableSandboxedEnvironment):
-    """The transformers sandbox plus a time and size budget checked on every call and attribute."""
+    """The transformers sandbox plus the time and memory bounds of ``bounds.py``."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    concat = staticmethod(bounds.concat)
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> jinja2.nodes.Template:
+        tree = bounds.Rewriter().visit(super()._parse(source, name, filename))
+        tree.set_environment(self)
+        return tree
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _tick()
-        return super().call(__context, __obj, *args, **kwargs)
+        bounds.tick()
+        args, estimate = bounds.call(__obj, args, kwargs)
+        if estimate is not None:
+            bounds.allow(estimate, f"the result of `{getattr(__obj, '__name__', 'a call')}`")
+        return bounds.charge(super().call(__context, __obj, *args, **kwargs))
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        _tick()
+        budget = _STATE.budget
+        if budget is not None:
+            budget.tick()
         return super().getattr(obj, attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:
-        _tick()
+        budget = _STATE.budget
+        if budget is not None:
+            budget.tick()
         return super().getitem(obj, argument)
 
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is not None:
+            bounds.check_format(value.__self__, bounds.MAX_VALUE)
+        return wrapper
+
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        raise jinja2.exceptions.SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is unsafe")
+        raise jinja2.exceptions.SecurityError(
+            f"access to attribute {attribute!r} of a {type(obj).__name__} is unsafe"
+        )
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        big = isinstance(right, int) and isinstance(left, str | list | tuple) and len(left) * right > _MAX_SEQUENCE
-        if operator == "*" and big:
-            raise TemplateError(f"chat template builds a sequence of {len(left) * right} items")
-        if operator == "*" and isinstance(left, int) and isinstance(right, str | list | tuple):
-            return self.call_binop(context, operator, right, left)
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise TemplateError(f"chat template raises to the power {right}")
-        return super().call_binop(context, operator, left, right)
+        if operator != "+" or not (type(left) is int and type(right) is int):  # the hot case: loop.index0 + 1
+            bounds.binop(operator, left, right)
+        return self.binop_table[operator](left, right)
 
 
-def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
-            sort_keys: bool = False) -> str:
-    return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+def _tojson(
+    x: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: Any = None,
+    sort_keys: bool = False,
+) -> str:
+    too_deep = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
+    if too_deep > bounds.MAX_INDENT:
+        raise TemplateError(f"chat template asks `tojson` for an indent of {indent!r}", hint="it was stopped")
+    return bounds.charge(
+        json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    )
 
 
 def _raise_exception(message: str) -> None:
@@ -153,14 +156,25 @@ def _compile(source: str) -> jinja2.Template:
     env = _BoundedEnvironment(
         trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationTag, jinja2.ext.loopcontrols]
     )
+    env.filters = bounds.bounded_filters(env.filters)
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["namespace"] = _Namespace
     env.globals["dict"] = dict
+    # jinja folds constant filter calls at compile time (`'x'|center(4000000000)`): under a budget,
+    # the bounded filters refuse, and jinja leaves the call to run time, where the render's budget stops it.
+    previous = _STATE.budget
+    _STATE.budget = bounds.Budget(DEFAULT_TIMEOUT_S, MAX_OUTPUT_CHARS)
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"chat template does not parse: {exc.message}", hint=f"line {exc.lineno}") from None
+        raise TemplateError(
+            f"chat template does not parse: {exc.message}", hint=f"line {exc.lineno}"
+        ) from None
+    except (RecursionError, MemoryError):
+        raise TemplateError("chat template is too deeply nested to compile") from None
+    finally:
+        _STATE.budget = previous
 
 
 def _plain(value: Any) -> Any:
@@ -193,19 +207,6 @@ def _alias_reasoning(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _bounded_range(budget: _Budget) -> Any:
-    def _range(*args: int) -> Iterator[int]:
-        r = range(*args)
-        if len(r) > 100_000:  # jinja's sandbox MAX_RANGE
-            raise TemplateError(f"chat template asks for a range of {len(r)} items")
-        for i, value in enumerate(r):
-            if i % 256 == 0:
-                budget.tick()
-            yield value
-
-    return _range
-
-
 def render_official(
     source: str,
     messages: list[dict[str, Any]],
@@ -227,7 +228,7 @@ def render_official(
     budget) is a ``TemplateError`` carrying the template's message.
     """
     template = _compile(source)
-    budget = _Budget(timeout_s, max_chars)
+    budget = bounds.Budget(timeout_s, max_chars)
     context = _plain(kwargs)
     stamp = date
 
@@ -235,7 +236,7 @@ def render_official(
         return (stamp or datetime.now()).strftime(fmt)
 
     blocks: list[str] = []
-    previous = (getattr(_STATE, "budget", None), getattr(_STATE, "spans", None), getattr(_STATE, "blocks", None))
+    previous = (_STATE.budget, _STATE.spans, _STATE.blocks)
     _STATE.budget, _STATE.spans, _STATE.blocks = budget, spans, blocks
     size = 0
     try:
@@ -247,13 +248,15 @@ def render_official(
             bos_token=bos_token,
             eos_token=eos_token,
             strftime_now=strftime_now,
-            range=_bounded_range(budget),
+            range=bounds.bounded_range(budget),
             **context,
         ):
             blocks.append(block)
             size += len(block)
             if size > max_chars:
-                raise TemplateError(f"chat template output passed {max_chars} characters", hint="it was stopped")
+                raise TemplateError(
+                    f"chat template output passed {max_chars} characters", hint="it was stopped"
+                )
             budget.tick()
     except TemplateError:
         raise
@@ -263,6 +266,12 @@ def render_official(
         raise TemplateError(f"chat template raised: {exc.message or exc}") from None
     except RecursionError:
         raise TemplateError("chat template recursed too deeply") from None
+    except MemoryError:
+        raise TemplateError(
+            "chat template ran out of memory", hint="it is untrusted code and was stopped"
+        ) from None
+    except OverflowError as exc:
+        raise TemplateError(f"chat template failed: OverflowError: {exc}") from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
         raise TemplateError(f"chat template failed: {type(exc).__name__}: {exc}") from None
     finally:
