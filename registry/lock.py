@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dayzero.errors import RegistryError, Where
-from dayzero.yamlio import atomic_write_text
+from dayzero.yamlio import atomic_write_text, read_json_object
 
 from .store import LOCK_FILE, Registry
 
@@ -27,12 +27,22 @@ def compute(registry: Registry) -> dict[str, Any]:
 
 
 def read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    """The lock as written by `refresh`; anything else is a `RegistryError` naming the field."""
+    if not path.is_file():
         return {"registry_version": None, "families": {}}
-    except json.JSONDecodeError as exc:
-        raise RegistryError(f"malformed lock file: {exc.msg}", where=Where(file=str(path), line=exc.lineno)) from None
+    data = read_json_object(path, RegistryError)
+    families = data.get("families")
+    if not isinstance(families, dict):
+        raise RegistryError("malformed lock file: expected an object of families", where=Where(
+            file=str(path), field="families"), hint="re-create it with `dayzero registry lock`")
+    for fid, entry in families.items():
+        ok = (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+              and isinstance(entry.get("revision"), int) and not isinstance(entry.get("revision"), bool))
+        if not ok:
+            raise RegistryError("malformed lock file: expected {revision: <int>, sha256: <str>}",
+                                where=Where(file=str(path), field=f"families.{fid}"),
+                                hint="re-create it with `dayzero registry lock`")
+    return data
 
 
 def stale(registry: Registry, locked: dict[str, Any]) -> list[str]:

@@ -107,6 +107,7 @@ def compile(
         if importlib.util.find_spec(target) is None:
             problems.append(f"[train.report_to] `{target}` needs the {target} package, which is not installed")
     export = _export_plan(r, run_dir, adapter)
+    _check_datasets(r, loaded, problems)
     data = r.data.model_dump(mode="json")
     facts = _facts(r, family, template, _data_kind(r, loaded), cuda, source)
     warnings: list[str] = []
@@ -340,6 +341,37 @@ def _serve_command(r: Recipe, out: str, family: Family) -> list[str] | None:
             cmd += ["--reasoning-parser", family.serving.reasoning_parser]
         return cmd
     return ["dayzero", "serve", out, "--backend", "hf", "--host", s.host, "--port", str(s.port)]
+
+
+def _check_datasets(r: Recipe, loaded: LoadedRecipe, problems: list[str]) -> None:
+    """Unknown catalog names and missing local files, caught here rather than after the model loaded.
+
+    (The kind of rows each dataset holds is rule M001's business.)
+    """
+    from dayzero.errors import DataError
+    from dayzero.sdk.data.pipeline import catalog_for
+    from dayzero.sdk.data.sources import local_files
+    from dayzero.sdk.data.spec import DatasetSpec
+
+    for i, ref in enumerate(r.data.datasets):
+        try:
+            if isinstance(ref, DatasetSpec):
+                path = ref.path
+                if path and not Path(path).is_absolute():
+                    path = str(loaded.base_dir / path)
+            else:
+                catalog = catalog_for(r.data, loaded.base_dir)
+                if ref in catalog.datasets:
+                    path = catalog.get(ref).path
+                else:
+                    path = ref if Path(ref).is_absolute() else str(loaded.base_dir / ref)
+                    if not any(ch in ref for ch in "*?[") and not Path(path).exists():
+                        raise DataError(f"{ref!r} is neither a dataset in the catalog nor an existing file",
+                                        hint="`dayzero data list` shows the catalog")
+            if path:
+                local_files(path)
+        except DataError as exc:
+            problems.append(f"[data.datasets.{i}] {exc}")
 
 
 def _data_kind(r: Recipe, loaded: LoadedRecipe) -> str | None:

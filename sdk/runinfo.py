@@ -37,12 +37,12 @@ def write_run_json(run_dir: Path, info: dict[str, Any]) -> None:
 
 def read_run_json(run_dir: Path) -> dict[str, Any]:
     from dayzero.errors import ExportError, Where
+    from dayzero.yamlio import read_json_object
 
     path = run_dir / "run.json"
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ExportError(f"not a run directory: {exc}", where=Where(file=str(path))) from None
+    if not path.is_file():
+        raise ExportError("not a run directory: no run.json", where=Where(file=str(path)))
+    return read_json_object(path, ExportError)
 
 
 def plot_losses(losses: list[float], path: Path, title: str) -> None:

@@ -4,7 +4,8 @@ Each command group lives in its own module and registers itself on `app`. Module
 typer and dayzero's light modules at import time, so `dayzero --help` and registry lookups never
 load torch or transformers; commands import heavy libraries inside their bodies.
 
-Errors: a `DayzeroError` prints as one line on stderr and exits with status 2, never a traceback.
+Errors: a `DayzeroError` or a usage error prints as one line on stderr and exits with status 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -42,6 +43,26 @@ def _register() -> None:
         import_module(name)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    """Usage errors as click raises them: typer >= 0.29 vendors click (`typer._click`), older typer uses click."""
+    classes: list[type[Exception]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = __import__(name, fromlist=["ClickException"])
+        except ImportError:
+            continue
+        classes.append(module.ClickException)
+    return tuple(classes)
+
+
+def _usage_line(exc: Exception) -> str:
+    """A click usage error as one line: what is wrong, and where the command's help is."""
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "dayzero"
+    return f"error: {message} (see `{path} --help`)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning dayzero errors into one line and exit code 2."""
     _register()
@@ -57,10 +78,6 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(1)
-    except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except _click_errors() as exc:  # usage errors: unknown command or option, missing argument, bad value
+        print(_usage_line(exc), file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2) or 2)

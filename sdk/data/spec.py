@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from dayzero.errors import DataError, Where
-from dayzero.yamlio import parse_yaml, validate
+from dayzero.errors import DataError
+from dayzero.yamlio import parse_yaml, read_text, validate
 
 
 class _Model(BaseModel):
@@ -129,10 +129,7 @@ class Catalog(_Model):
 
 def load_catalog(path: Path) -> Catalog:
     """Read and validate a catalog file; errors name the file, line and field."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read catalog: {exc.strerror}", where=Where(file=str(path))) from None
+    text = read_text(path, DataError)
     data = parse_yaml(text, str(path), DataError) or {}
     catalog = validate(Catalog, data, source=str(path), text=text, error=DataError)
     catalog._base_dir = path.resolve().parent

@@ -14,7 +14,7 @@ from typing import Any
 from dayzero.errors import RecipeError, Where
 from dayzero.registry import Registry
 from dayzero.registry.schema import Family
-from dayzero.yamlio import atomic_write_text
+from dayzero.yamlio import atomic_write_text, read_json_object
 
 LOCK_VERSION = 1
 
@@ -43,10 +43,7 @@ def check_lock(recipe_path: Path, registry: Registry, family: Family) -> None:
     path = lock_path(recipe_path)
     if not path.is_file():
         return
-    try:
-        lock = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RecipeError(f"unreadable lock: {exc}", where=Where(file=str(path))) from None
+    lock = read_json_object(path, RecipeError)
     now = {"family": family.id, "family_revision": family.revision, "family_hash": registry.content_hash(family.id)}
     changed = [f"{k}: locked {lock.get(k)!r}, now {v!r}" for k, v in now.items() if lock.get(k) != v]
     if changed:

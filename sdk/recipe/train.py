@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .common import Section
 
@@ -39,6 +39,17 @@ class TrainSection(Section):
     fsdp: str | None = Field(
         default=None, description="transformers `fsdp` option string, e.g. `full_shard auto_wrap` (multi-GPU runs)."
     )
+
+    @field_validator("output_dir")
+    @classmethod
+    def _only_name_placeholder(cls, value: str) -> str:
+        try:
+            value.format(name="x")
+        except (KeyError, IndexError, ValueError, AttributeError):
+            raise ValueError(
+                f"{value!r}: the only placeholder allowed is `{{name}}` (write `{{{{`/`}}}}` for braces)"
+            ) from None
+        return value
 
     @model_validator(mode="after")
     def _none_alone(self) -> TrainSection:

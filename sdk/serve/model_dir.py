@@ -12,13 +12,13 @@ The family comes from run.json when it says, else from the model's config throug
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dayzero.errors import ServeError, Where
 from dayzero.registry import Family
+from dayzero.yamlio import read_json_object
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,4 @@ def _adapter_base(adapter_dir: Path) -> Path:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ServeError(f"cannot read {path.name}: {exc}", where=Where(file=str(path))) from None
-    if not isinstance(data, dict):
-        raise ServeError("expected a JSON object", where=Where(file=str(path)))
-    return data
+    return read_json_object(path, ServeError)

@@ -122,9 +122,7 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         return wrapper
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> Any:
-        raise jinja2.exceptions.SecurityError(
-            f"access to attribute {attribute!r} of a {type(obj).__name__} is unsafe"
-        )
+        raise jinja2.exceptions.SecurityError(f"access to attribute {attribute!r} of a {type(obj).__name__} is unsafe")
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator != "+" or not (type(left) is int and type(right) is int):  # the hot case: loop.index0 + 1
@@ -132,19 +130,13 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
         return self.binop_table[operator](left, right)
 
 
-def _tojson(
-    x: Any,
-    ensure_ascii: bool = False,
-    indent: int | None = None,
-    separators: Any = None,
-    sort_keys: bool = False,
-) -> str:
+def _tojson(x: Any, ensure_ascii: bool = False, indent: int | None = None, separators: Any = None,
+            sort_keys: bool = False) -> str:
     too_deep = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
     if too_deep > bounds.MAX_INDENT:
         raise TemplateError(f"chat template asks `tojson` for an indent of {indent!r}", hint="it was stopped")
-    return bounds.charge(
-        json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-    )
+    return bounds.charge(json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
+                                    sort_keys=sort_keys))
 
 
 def _raise_exception(message: str) -> None:
@@ -168,9 +160,7 @@ def _compile(source: str) -> jinja2.Template:
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(
-            f"chat template does not parse: {exc.message}", hint=f"line {exc.lineno}"
-        ) from None
+        raise TemplateError(f"chat template does not parse: {exc.message}", hint=f"line {exc.lineno}") from None
     except (RecursionError, MemoryError):
         raise TemplateError("chat template is too deeply nested to compile") from None
     finally:
@@ -254,9 +244,7 @@ def render_official(
             blocks.append(block)
             size += len(block)
             if size > max_chars:
-                raise TemplateError(
-                    f"chat template output passed {max_chars} characters", hint="it was stopped"
-                )
+                raise TemplateError(f"chat template output passed {max_chars} characters", hint="it was stopped")
             budget.tick()
     except TemplateError:
         raise
@@ -267,9 +255,7 @@ def render_official(
     except RecursionError:
         raise TemplateError("chat template recursed too deeply") from None
     except MemoryError:
-        raise TemplateError(
-            "chat template ran out of memory", hint="it is untrusted code and was stopped"
-        ) from None
+        raise TemplateError("chat template ran out of memory", hint="it is untrusted code and was stopped") from None
     except OverflowError as exc:
         raise TemplateError(f"chat template failed: OverflowError: {exc}") from None
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
