@@ -17,6 +17,9 @@ Target = Annotated[str, typer.Argument(help="MODEL_DIR, ADAPTER_DIR, RUN_DIR (wi
 FamilyOpt = Annotated[
     str | None, typer.Option("--family", help="Family id, when the model's config does not identify it.")
 ]
+PickleOpt = Annotated[
+    bool, typer.Option("--allow-pickle", help="Load pickle weights (pytorch_model.bin): runs code they hold.")
+]
 NameOpt = Annotated[
     str | None, typer.Option("--served-model-name", help="Name clients use (default: the directory name).")
 ]
@@ -41,6 +44,10 @@ def serve(
     print_vllm_command: Annotated[
         bool, typer.Option("--print-vllm-command", help="Print the `vllm serve` command and exit.")
     ] = False,
+    allow_pickle: PickleOpt = False,
+    max_request_mb: Annotated[
+        float, typer.Option(min=0.001, help="hf: largest request body accepted (MB); larger ones get 413.")
+    ] = 8.0,
 ) -> None:
     """Serve a model with an OpenAI-compatible API (chat, completions, models, health)."""
     from dayzero.errors import ServeError
@@ -59,14 +66,17 @@ def serve(
         exec_vllm(cmd)
         return
     from dayzero.sdk.serve import create_app, serve_forever, service_for
+    from dayzero.sdk.serve.limits import Limits
 
     if host not in ("127.0.0.1", "localhost", "::1") and not api_key:
         print(f"warning: binding {host} without --api-key: anyone who can reach it can use the model",
               file=sys.stderr)
-    service = service_for(resolved, merge=merge, device=device, default_max_tokens=max_tokens_default)
+    service = service_for(resolved, merge=merge, device=device, default_max_tokens=max_tokens_default,
+                          allow_pickle=allow_pickle)
     print(f"serving `{service.model_name}` (family {resolved.family.id}) on http://{host}:{port}/v1",
           file=sys.stderr)
-    serve_forever(create_app(service, api_key=api_key), host, port)
+    limits = Limits(max_body_bytes=int(max_request_mb * 1024 * 1024))
+    serve_forever(create_app(service, api_key=api_key, limits=limits), host, port)
 
 
 @app.command("chat")
@@ -78,12 +88,13 @@ def chat(
     temperature: Annotated[float | None, typer.Option(min=0.0, max=2.0, help="0 = greedy.")] = None,
     merge: Annotated[bool, typer.Option(help="Merge a LoRA adapter into the base first.")] = False,
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda if present, else cpu).")] = None,
+    allow_pickle: PickleOpt = False,
 ) -> None:
     """Chat with a model in the terminal; answers stream as they are generated (`/reset`, `/exit`)."""
     from dayzero.sdk.serve import find_target, service_for
     from dayzero.sdk.serve.chat import chat_loop
 
-    service = service_for(find_target(target, family=family), merge=merge, device=device)
+    service = service_for(find_target(target, family=family), merge=merge, device=device, allow_pickle=allow_pickle)
     try:
         chat_loop(service, system=system, max_tokens=max_tokens, temperature=temperature)
     finally:

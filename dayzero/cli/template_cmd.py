@@ -128,6 +128,10 @@ def check(
         source = load_official(fam.template.official, _reference_root())
     else:
         source = load_official(official)
+    from dayzero.sdk.templates.probe import probe
+
+    # the battery renders the template dozens of times: a template that fails the probe is refused first
+    probe(ChatTemplate.from_official(source, fam.template, date=TEST_DATE).render, "the official template")
     results = run_check(ChatTemplate.for_family(fam, date=TEST_DATE), source)
     typer.echo(report(results))
     if not all(r.ok for r in results):

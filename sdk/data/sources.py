@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dayzero.errors import DataError, Where
+from dayzero.yamlio import decode_utf8, loads_json
 
 from .problems import Origin, RowError
 from .spec import DatasetSpec
@@ -62,20 +63,17 @@ def iter_file(path: Path) -> Iterator[RawItem]:
     if suffix == ".jsonl" or (suffix == ".json" and _looks_like_lines(path)):
         yield from _iter_jsonl(path, name)
     elif suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"not valid JSON: {exc.msg}", where=Where(file=name, line=exc.lineno)) from None
+        data = loads_json(decode_utf8(path.read_bytes(), name, DataError), name, DataError)
         if not isinstance(data, list):
             raise DataError("a .json data file must hold a list of rows", where=Where(file=name),
                             hint="or write one JSON object per line in a .jsonl file")
         for i, row in enumerate(data, 1):
             yield Origin(name, i), row
     elif suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
             reader = csv.DictReader(handle)
             for i, row in enumerate(reader, 1):
-                yield Origin(name, i, reader.line_num), dict(row)
+                yield Origin(name, i, reader.line_num), _utf8_row(dict(row))
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -85,19 +83,31 @@ def iter_file(path: Path) -> Iterator[RawItem]:
                 row_no += 1
                 yield Origin(name, row_no), row
     elif suffix == ".txt":  # one document per non-blank line, as a `text` column
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
             row_no = 0
             for line_no, line in enumerate(handle, 1):
                 if line.strip():
                     row_no += 1
-                    yield Origin(name, row_no, line_no), {"text": line.rstrip("\n")}
+                    yield Origin(name, row_no, line_no), _utf8_row({"text": line.rstrip("\n")})
     else:  # pragma: no cover - local_files filters suffixes
         raise DataError(f"unsupported data file type `{suffix}`", where=Where(file=name))
 
 
+def _utf8_row(row: dict[str, Any]) -> dict[str, Any] | RowError:
+    """A text row read with ``surrogateescape``: invalid UTF-8 bytes make it a row problem."""
+    for key, value in row.items():
+        for text in (key, value):
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return RowError("bad_encoding", f"column {key!r}: not UTF-8 text")
+    return row
+
+
 def _looks_like_lines(path: Path) -> bool:
     """A `.json` file whose first non-blank character opens an object holds JSON lines, not an array."""
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
         for line in handle:
             if line.strip():
                 return line.lstrip().startswith("{")
@@ -105,17 +115,33 @@ def _looks_like_lines(path: Path) -> bool:
 
 
 def _iter_jsonl(path: Path, name: str) -> Iterator[RawItem]:
-    with path.open(encoding="utf-8") as handle:
+    """Rows of a JSON-lines file. A row that is not UTF-8, not JSON, nested past the parser's depth or
+    holds a number past Python's digit limit is a row problem (``on_error`` decides), never a crash;
+    a byte-order mark before the first row is skipped."""
+    with path.open("rb") as handle:
         row_no = 0
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
+        for line_no, raw in enumerate(handle, 1):
+            if line_no == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue
             row_no += 1
-            origin = Origin(name, row_no, line_no)
-            try:
-                yield origin, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield origin, RowError("bad_json", f"not valid JSON: {exc.msg} at column {exc.colno}")
+            yield Origin(name, row_no, line_no), _json_row(raw)
+
+
+def _json_row(raw: bytes) -> dict[str, Any] | RowError:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return RowError("bad_encoding", f"not UTF-8: byte {raw[exc.start]:#04x} at column {exc.start + 1}")
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        return RowError("bad_json", f"not valid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return RowError("bad_json", "JSON nested too deeply")
+    except ValueError as exc:  # an integer past sys.get_int_max_str_digits()
+        return RowError("bad_json", f"JSON not readable: {exc}")
 
 
 def iter_source(spec: DatasetSpec, *, streaming: bool = False) -> Iterator[RawItem]:

@@ -4,13 +4,14 @@ Endpoints: `GET /v1/models`, `POST /v1/chat/completions`, `POST /v1/completions`
 Every refusal has the OpenAI error shape and a 4xx status (malformed JSON and bad parameters 400,
 a missing or wrong key 401, an unknown model 404), so the official clients raise their usual
 errors. With an API key every request, `/health` included, needs `Authorization: Bearer <key>`.
+Request bounds (body size, JSON depth, prompt count) are in `limits.py`; a request's rendering and
+tokenizing run in a worker thread, so `/health` and shutdown never wait on a template.
 
 No `from __future__ import annotations` here: FastAPI reads the endpoint annotations at definition
 time, and `Request` is imported inside `create_app` (so importing this module stays light).
 """
 
 import hmac
-import json
 import logging
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from .api_errors import ApiError, from_validation
+from .limits import BodySizeLimit, Limits, check_prompts, parse_body
 from .schemas import ChatCompletionRequest, CompletionRequest
 from .service import ModelService, _sse
 
@@ -27,11 +29,12 @@ log = logging.getLogger("dayzero.serve")
 T = TypeVar("T", bound=BaseModel)
 
 
-def create_app(service: ModelService, *, api_key: str | None = None) -> Any:
+def create_app(service: ModelService, *, api_key: str | None = None, limits: Limits | None = None) -> Any:
     """The ASGI app serving ``service``; ``api_key`` turns on bearer-token checks."""
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, StreamingResponse
+    from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
 
     def authorize(request: Request) -> None:
@@ -45,6 +48,8 @@ def create_app(service: ModelService, *, api_key: str | None = None) -> Any:
 
     app = FastAPI(title="dayzero", docs_url=None, redoc_url=None, dependencies=[Depends(authorize)])
     app.state.service = service
+    bounds = limits or Limits()
+    app.add_middleware(BodySizeLimit, limit=bounds.max_body_bytes)
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -62,8 +67,8 @@ def create_app(service: ModelService, *, api_key: str | None = None) -> Any:
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("request failed")
-        err = ApiError(500, f"internal error: {type(exc).__name__}: {exc}", type_="server_error")
+        log.exception("request failed")  # the details go to the server's log, not to the client
+        err = ApiError(500, "internal error: generation failed", type_="server_error", code="generation_failed")
         return JSONResponse(err.body(), status_code=500)
 
     @app.get("/health")
@@ -78,30 +83,29 @@ def create_app(service: ModelService, *, api_key: str | None = None) -> Any:
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
-        req = await _parse(request, ChatCompletionRequest)
+        req = await _parse(request, ChatCompletionRequest, bounds)
+        prep = await run_in_threadpool(service.prepare_chat, req)
         if req.stream:
-            return StreamingResponse(_guarded(service.chat_stream(req)), media_type="text/event-stream")
-        return (await service.chat(req)).model_dump(exclude_none=False)
+            return StreamingResponse(_guarded(service.chat_stream(req, prep)), media_type="text/event-stream")
+        return (await service.chat(req, prep)).model_dump(exclude_none=False)
 
     @app.post("/v1/completions")
     async def completions(request: Request) -> Any:
-        req = await _parse(request, CompletionRequest)
+        req = await _parse(request, CompletionRequest, bounds)
+        check_prompts(len(req.prompts()), bounds)
+        preps = await run_in_threadpool(service.prepare_completion, req)
         if req.stream:
-            return StreamingResponse(_guarded(service.complete_stream(req)), media_type="text/event-stream")
-        return (await service.complete(req)).model_dump()
+            return StreamingResponse(_guarded(service.complete_stream(req, preps)), media_type="text/event-stream")
+        return (await service.complete(req, preps)).model_dump()
 
     return app
 
 
-async def _parse(request: Any, model: type[T]) -> T:
+async def _parse(request: Any, model: type[T], limits: Limits) -> T:
     """The body as JSON whatever its content type (`curl -d` sends form-encoded), then validated."""
     from pydantic import ValidationError
 
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+    data = parse_body(await request.body(), limits)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -153,7 +157,7 @@ class ServerThread:
 
 
 def serve_forever(app: Any, host: str, port: int) -> None:
-    """Run the app in the foreground until interrupted."""
+    """Run the app in the foreground until interrupted (SIGTERM/SIGINT: in-flight requests get 10 s)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)

@@ -104,6 +104,7 @@ class HFBackend:
         device: str | None = None,
         logits_processor_factory: ProcessorFactory | None = None,
         max_batch: int = 8,
+        allow_pickle: bool = False,
     ) -> HFBackend:
         """Load a model directory (and a LoRA adapter on top of it, served as is or merged).
 
@@ -118,7 +119,8 @@ class HFBackend:
         tok_dir = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").exists() else model_dir
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype,
+                                                         use_safetensors=None if allow_pickle else True)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot load the model in {model_dir}: {exc}") from None
         if adapter_dir is not None:

@@ -95,7 +95,7 @@ class SamplingFields(_Lenient):
     n: int = Field(default=1, ge=1, le=16)
     max_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 17)  # torch's seed range, less n - 1
     stream: bool = False
     stream_options: StreamOptions | None = None
     presence_penalty: float = 0.0

@@ -8,6 +8,7 @@ family's formatting; it knows nothing of HTTP (see `app.py`) nor of how tokens a
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,8 @@ from .schemas import (
     now,
 )
 from .text_stream import TextStream
+
+log = logging.getLogger("dayzero.serve")
 
 
 @dataclass
@@ -161,8 +164,8 @@ class ModelService:
             parse_tools=prep.parse_tools, opens_reasoning=prep.opens_reasoning,
         )
 
-    async def chat(self, req: ChatCompletionRequest) -> ChatCompletion:
-        prep = self.prepare_chat(req)
+    async def chat(self, req: ChatCompletionRequest, prep: Prepared | None = None) -> ChatCompletion:
+        prep = prep or self.prepare_chat(req)
         choices: list[ChatChoice] = []
         completion_tokens = 0
         for index in range(req.n):
@@ -177,9 +180,9 @@ class ModelService:
             usage=_usage(len(prep.prompt_ids) * req.n, completion_tokens),
         )
 
-    def chat_stream(self, req: ChatCompletionRequest) -> AsyncIterator[str]:
+    def chat_stream(self, req: ChatCompletionRequest, prep: Prepared | None = None) -> AsyncIterator[str]:
         """SSE `data:` lines. Checks run here, before the first line, so a bad request is still a 4xx."""
-        prep = self.prepare_chat(req)
+        prep = prep or self.prepare_chat(req)
         cid, created = new_id("chatcmpl"), now()
 
         def chunk(index: int, delta: dict[str, Any], finish: str | None = None) -> str:
@@ -230,8 +233,8 @@ class ModelService:
             preps.append(Prepared(prompt_ids=list(ids), params=params, stop=list(req.stop or [])))
         return preps
 
-    async def complete(self, req: CompletionRequest) -> Completion:
-        preps = self.prepare_completion(req)
+    async def complete(self, req: CompletionRequest, preps: list[Prepared] | None = None) -> Completion:
+        preps = preps or self.prepare_completion(req)
         choices, prompt_tokens, completion_tokens = [], 0, 0
         for p_index, prep in enumerate(preps):
             for k in range(req.n):
@@ -249,8 +252,8 @@ class ModelService:
         return Completion(id=new_id("cmpl"), created=now(), model=self.model_name, choices=choices,
                           usage=_usage(prompt_tokens, completion_tokens))
 
-    def complete_stream(self, req: CompletionRequest) -> AsyncIterator[str]:
-        preps = self.prepare_completion(req)
+    def complete_stream(self, req: CompletionRequest, preps: list[Prepared] | None = None) -> AsyncIterator[str]:
+        preps = preps or self.prepare_completion(req)
         cid, created = new_id("cmpl"), now()
 
         def chunk(index: int, text: str, finish: str | None = None) -> str:
@@ -305,8 +308,9 @@ class ModelService:
                 yield None
             elif isinstance(event, DoneEvent):
                 done.reason = "stop" if event.reason == "cancelled" else event.reason
-            elif isinstance(event, ErrorEvent):
-                raise ApiError(500, event.message, type_="server_error", code="generation_failed")
+            elif isinstance(event, ErrorEvent):  # the details are in the server's log, not for the client
+                log.error("generation failed: %s", event.message)
+                raise ApiError(500, "generation failed", type_="server_error", code="generation_failed")
 
 
 @dataclass
