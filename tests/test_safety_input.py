@@ -303,6 +303,56 @@ def test_serve_refuses_a_template_that_fails_the_probe(tiny_dir: Path, tmp_path:
         service_for(find_target(bad, family="qwen2"))
 
 
+HANG_ON_REQUEST = (
+    "{% for m in messages %}{% if m.content == 'hang' %}" + NESTED_LOOP + "{% endif %}"
+    "<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_dayzero_serve_answers_health_and_sigterm_while_a_render_is_stuck(tiny_dir: Path, tmp_path: Path) -> None:
+    import signal
+
+    model = _copy(tiny_dir, tmp_path / "hangs")
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config["chat_template"] = HANG_ON_REQUEST  # passes the start-up probe; hangs on one message
+    (model / "tokenizer_config.json").write_text(json.dumps(config))
+    (model / "chat_template.jinja").unlink(missing_ok=True)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.Popen([str(DAYZERO), "serve", str(model), "--family", "qwen2", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.3)
+        body = {"model": "hangs", "messages": [{"role": "user", "content": "hang"}]}
+        worker = threading.Thread(target=lambda: httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30))
+        worker.start()
+        time.sleep(0.5)
+        start = time.monotonic()
+        assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+        assert time.monotonic() - start < 1.0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) is not None  # the render is bounded (5 s), then the server exits
+        worker.join(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     return subprocess.run([str(DAYZERO), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
