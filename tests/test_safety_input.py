@@ -274,6 +274,8 @@ def test_serve_loads_pickle_weights_only_when_allowed(tiny_dir: Path, tmp_path: 
     weights.unlink()
     with pytest.raises(ServeError, match="pickle"):
         service_for(find_target(pickled))
+    vllm = _cli("serve", str(pickled), "--print-vllm-command")  # the vLLM path refuses them too
+    assert vllm.returncode == 2 and "--allow-pickle" in vllm.stderr, vllm.stderr
     service = service_for(find_target(pickled), allow_pickle=True)
     service.backend.close()
 

@@ -57,7 +57,10 @@ def serve(
         raise ServeError(f"unknown back end {backend!r}", hint="use `hf` or `vllm`")
     resolved = find_target(target, family=family, name=served_model_name)
     if backend == "vllm" or print_vllm_command:
+        from dayzero.sdk.serve.guards import check_servable
         from dayzero.sdk.serve.vllm_cmd import exec_vllm, vllm_command
+
+        check_servable(resolved.model_dir, resolved.adapter_dir, allow_pickle=allow_pickle)  # as for hf
 
         cmd = vllm_command(resolved, host=host, port=port, api_key=api_key)
         if print_vllm_command:
