@@ -75,6 +75,8 @@ BOMBS = {
     "translate": "{% set s='x'*999999 %}{{ s.translate({120: s})|length }}",
     "tojson_indent": "{{ [[[[1]]]]|tojson(indent=1000000000) }}",
     "wordwrap": "{% set s='x'*999999 %}{{ s|wordwrap(1, wrapstring=s)|length }}",
+    "slow_filter": "{{ ('x '*1000000)|urlize|length }}",
+    "lipsum": "{{ lipsum(1000000000)|length }}",
     "many_values": "{% set s='x'*999999 %}{% set ns=namespace(l=[]) %}{% for i in range(100000) %}"
                    "{% set ns.l = ns.l + [s ~ i] %}{% endfor %}{{ 1 }}",
 }

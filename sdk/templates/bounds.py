@@ -16,7 +16,10 @@ what these checks cost):
   ``**`` and ``*`` on integers, ``sum`` of lists, and the joining of captured blocks and macro
   bodies are refused past ``max_value`` characters (or items) per value;
 - memory, overall: the sizes of all those results are charged to the render, which stops past
-  ``max_alloc``: many values each under the cap cannot add up to gigabytes either.
+  ``max_alloc``: many values each under the cap cannot add up to gigabytes either;
+- time, in one call: filters that loop item by item inside one call no check can interrupt
+  (``sort``, ``urlize``, ``select``, ``wordwrap``...) take at most ``SLOW_FILTER_INPUT`` items, and
+  jinja's ``lipsum`` global at most 100 paragraphs.
 
 Whatever stops a render is a ``TemplateError``; ``MemoryError`` and ``RecursionError`` become one too.
 """
@@ -350,13 +353,25 @@ _PRE: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], int | None]] = {
 }
 
 
+SLOW_FILTER_INPUT = 200_000
+"""Items a filter that works item by item in one uninterruptible call (``sort``, ``urlize``, ``select``...) may take."""
+_SLOW = frozenset({
+    "sort", "unique", "groupby", "dictsort", "min", "max", "select", "reject", "selectattr", "rejectattr",
+    "urlize", "wordwrap", "wordcount", "pprint", "xmlattr", "truncate", "title", "striptags", "batch", "slice",
+})
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     pass_arg = getattr(func, "jinja_pass_arg", None)
     skip = 1 if pass_arg is not None else 0
     pre = _PRE.get(name)
+    slow = name in _SLOW
 
     def bounded(*args: Any, **kwargs: Any) -> Any:
         tick()
+        if slow and len(args) > skip and size_of(args[skip]) > SLOW_FILTER_INPUT:
+            raise TemplateError(f"chat template applies `{name}` to {size_of(args[skip])} items "
+                                f"(at most {SLOW_FILTER_INPUT})", hint="it is untrusted code and was stopped")
         if pre is not None:
             estimate = pre(args[skip:], kwargs)
             if estimate is not None:
@@ -387,3 +402,14 @@ def bounded_range(budget: Budget) -> Callable[..., Iterator[int]]:
             yield value
 
     return _range
+
+
+def bounded_lipsum(lipsum: Callable[..., str]) -> Callable[..., str]:
+    """jinja's ``lipsum(n)`` global writes ``n`` paragraphs in one loop no check sees: at most 100."""
+
+    def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+        if not all(isinstance(v, int) and v <= 1000 for v in (n, min, max)) or n > 100:
+            raise TemplateError(f"chat template asks `lipsum` for {n} paragraphs of up to {max} words")
+        return lipsum(n, html, min, max)
+
+    return _lipsum

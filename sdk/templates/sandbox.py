@@ -153,6 +153,7 @@ def _compile(source: str) -> jinja2.Template:
     env.globals["raise_exception"] = _raise_exception
     env.globals["namespace"] = _Namespace
     env.globals["dict"] = dict
+    env.globals["lipsum"] = bounds.bounded_lipsum(env.globals["lipsum"])
     # jinja folds constant filter calls at compile time (`'x'|center(4000000000)`): under a budget,
     # the bounded filters refuse, and jinja leaves the call to run time, where the render's budget stops it.
     previous = _STATE.budget
