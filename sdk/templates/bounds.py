@@ -21,7 +21,7 @@ what these checks cost):
   (``sort``, ``urlize``, ``select``, ``wordwrap``...) take at most ``SLOW_FILTER_INPUT`` items, and
   jinja's ``lipsum`` global at most 100 paragraphs.
 
-Whatever stops a render is a ``TemplateError``; ``MemoryError`` and ``RecursionError`` become one too.
+Filters are wrapped in ``bounded_filters.py``. Whatever stops a render is a ``TemplateError``; ``MemoryError`` and ``RecursionError`` become one too.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-import jinja2.filters
 import jinja2.nodes as nodes
 from jinja2.visitor import NodeTransformer
 
@@ -228,16 +227,16 @@ def binop(operator: str, left: Any, right: Any) -> None:
 # ---- str methods called from the template ------------------------------------------------------------
 
 
-def _width(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, default: int = 0) -> int:
+def width_arg(args: tuple[Any, ...], kwargs: dict[str, Any], name: str, default: int = 0) -> int:
     value = args[0] if args else kwargs.get(name, default)
     return value if isinstance(value, int) else 0
 
 
-def _estimate_str_method(s: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
+def estimate_str_method(s: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
     if name in ("center", "ljust", "rjust", "zfill"):
-        return max(len(s), _width(args, kwargs, "width"))
+        return max(len(s), width_arg(args, kwargs, "width"))
     if name == "expandtabs":
-        return len(s) + s.count("\t") * max(_width(args, kwargs, "tabsize", 8), 0)
+        return len(s) + s.count("\t") * max(width_arg(args, kwargs, "tabsize", 8), 0)
     if name == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
         n = s.count(args[0]) if args[0] else len(s) + 1
         count = args[2] if len(args) > 2 else kwargs.get("count", -1)
@@ -263,132 +262,7 @@ def call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple
         items = list(args[0])
         total = sum(len(x) for x in items if isinstance(x, str)) + len(owner) * max(len(items) - 1, 0)
         return (items, *args[1:]), total
-    return args, _estimate_str_method(owner, name, args, kwargs)
-
-
-# ---- filters --------------------------------------------------------------------------------------
-
-
-def _join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: str | int | None = None) -> str:
-    """The ``join`` filter, counting as it goes (a list of one big string repeated is a join bomb)."""
-    if attribute is not None:
-        value = map(jinja2.filters.make_attrgetter(eval_ctx.environment, attribute), value)
-    texts, total = [], 0
-    sep = str(d)
-    limit = current().max_value if current() else MAX_VALUE
-    for item in value:
-        text = str(item)
-        total += len(text) + len(sep)
-        if total > limit:
-            allow(total, "a joined string")  # raises
-        texts.append(text)
-    allow(total, "a joined string")
-    return sep.join(texts)
-
-
-_join.jinja_pass_arg = jinja2.utils._PassArg.eval_context  # type: ignore[attr-defined]
-
-
-def _sum(
-    environment: Any, iterable: Iterable[Any], attribute: str | int | None = None, start: Any = 0
-) -> Any:
-    """The ``sum`` filter; summing lists copies the running total each step, so each step is charged."""
-    if attribute is not None:
-        iterable = map(jinja2.filters.make_attrgetter(environment, attribute), iterable)
-    total = start
-    for item in iterable:
-        if isinstance(total, str | list | tuple) and isinstance(item, str | list | tuple):
-            allow(len(total) + len(item), f"a {type(total).__name__}")
-        total = total + item
-    return total
-
-
-_sum.jinja_pass_arg = jinja2.utils._PassArg.environment  # type: ignore[attr-defined]
-
-
-def _pre_center(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    s = str(args[0]) if args else ""
-    return max(len(s), _width(args[1:], kwargs, "width", 80))
-
-
-def _pre_indent(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    s = str(args[0]) if args else ""
-    width = args[1] if len(args) > 1 else kwargs.get("width", 4)
-    per_line = len(width) if isinstance(width, str) else (width if isinstance(width, int) else 0)
-    return len(s) + (s.count("\n") + 1) * max(per_line, 0)
-
-
-def _pre_replace(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    if len(args) < 3:
-        return None
-    s, old, new = str(args[0]), str(args[1]), str(args[2])
-    return _estimate_str_method(s, "replace", (old, new, *args[3:4]), kwargs)
-
-
-def _pre_format(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    if args and isinstance(args[0], str):
-        check_percent(args[0], current().max_value if current() else MAX_VALUE)
-    return None
-
-
-def _pre_wordwrap(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    s = str(args[0]) if args else ""
-    width = _width(args[1:], kwargs, "width", 79)
-    wrap = args[3] if len(args) > 3 else kwargs.get("wrapstring")
-    return len(s) + (len(s) // max(width, 1) + 1) * (len(wrap) if isinstance(wrap, str) else 1)
-
-
-def _pre_batch(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    count = _width(args[1:], kwargs, "linecount", 0)
-    return count if count > 0 else None
-
-
-_PRE: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], int | None]] = {
-    "center": _pre_center,
-    "indent": _pre_indent,
-    "replace": _pre_replace,
-    "format": _pre_format,
-    "wordwrap": _pre_wordwrap,
-    "batch": _pre_batch,
-}
-
-
-SLOW_FILTER_INPUT = 200_000
-"""Items a filter that works item by item in one uninterruptible call (``sort``, ``urlize``, ``select``...) may take."""
-_SLOW = frozenset({
-    "sort", "unique", "groupby", "dictsort", "min", "max", "select", "reject", "selectattr", "rejectattr",
-    "urlize", "wordwrap", "wordcount", "pprint", "xmlattr", "truncate", "title", "striptags", "batch", "slice",
-})
-
-
-def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    pass_arg = getattr(func, "jinja_pass_arg", None)
-    skip = 1 if pass_arg is not None else 0
-    pre = _PRE.get(name)
-    slow = name in _SLOW
-
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        tick()
-        if slow and len(args) > skip and size_of(args[skip]) > SLOW_FILTER_INPUT:
-            raise TemplateError(f"chat template applies `{name}` to {size_of(args[skip])} items "
-                                f"(at most {SLOW_FILTER_INPUT})", hint="it is untrusted code and was stopped")
-        if pre is not None:
-            estimate = pre(args[skip:], kwargs)
-            if estimate is not None:
-                allow(estimate, f"the `{name}` filter's result")
-        return charge(func(*args, **kwargs))
-
-    if pass_arg is not None:
-        bounded.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
-    return bounded
-
-
-def bounded_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
-    """jinja's filters, each checked (``join`` and ``sum`` replaced by counting versions)."""
-    out = {name: _bounded_filter(name, f) for name, f in filters.items()}
-    out["join"], out["sum"] = _join, _sum
-    out["dz_iterate"], out["dz_tilde"] = Ticking, tilde
-    return out
+    return args, estimate_str_method(owner, name, args, kwargs)
 
 
 def bounded_range(budget: Budget) -> Callable[..., Iterator[int]]:
@@ -402,14 +276,3 @@ def bounded_range(budget: Budget) -> Callable[..., Iterator[int]]:
             yield value
 
     return _range
-
-
-def bounded_lipsum(lipsum: Callable[..., str]) -> Callable[..., str]:
-    """jinja's ``lipsum(n)`` global writes ``n`` paragraphs in one loop no check sees: at most 100."""
-
-    def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
-        if not all(isinstance(v, int) and v <= 1000 for v in (n, min, max)) or n > 100:
-            raise TemplateError(f"chat template asks `lipsum` for {n} paragraphs of up to {max} words")
-        return lipsum(n, html, min, max)
-
-    return _lipsum

@@ -31,7 +31,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dayzero.errors import TemplateError
 
-from . import bounds
+from . import bounded_filters, bounds
 
 TEST_DATE = datetime(2024, 7, 26)
 """minja's frozen date for rendering goldens; pass ``date=TEST_DATE`` for reproducible renders."""
@@ -148,12 +148,12 @@ def _compile(source: str) -> jinja2.Template:
     env = _BoundedEnvironment(
         trim_blocks=True, lstrip_blocks=True, extensions=[_GenerationTag, jinja2.ext.loopcontrols]
     )
-    env.filters = bounds.bounded_filters(env.filters)
+    env.filters = bounded_filters.bounded_filters(env.filters)
     env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = _raise_exception
     env.globals["namespace"] = _Namespace
     env.globals["dict"] = dict
-    env.globals["lipsum"] = bounds.bounded_lipsum(env.globals["lipsum"])
+    env.globals["lipsum"] = bounded_filters.bounded_lipsum(env.globals["lipsum"])
     # jinja folds constant filter calls at compile time (`'x'|center(4000000000)`): under a budget,
     # the bounded filters refuse, and jinja leaves the call to run time, where the render's budget stops it.
     previous = _STATE.budget
