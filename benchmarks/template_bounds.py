@@ -79,7 +79,9 @@ def _baseline_env() -> object:
     import jinja2.ext
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols]
+    )
     env.filters["tojson"] = lambda x, indent=None, **kw: json.dumps(x, ensure_ascii=False, indent=indent)
     return env
 
@@ -92,9 +94,15 @@ def _plain_render(env: object, source: str, c: object) -> str | None:
 
     try:
         template = _cached(env, source)
-        return template.render(messages=c.messages, tools=c.tools, add_generation_prompt=True,  # type: ignore[attr-defined]
-                               bos_token="", eos_token="", raise_exception=raise_exception,
-                               strftime_now=lambda fmt: datetime(2024, 7, 26).strftime(fmt))
+        return template.render(
+            messages=c.messages,
+            tools=c.tools,
+            add_generation_prompt=True,  # type: ignore[attr-defined]
+            bos_token="",
+            eos_token="",
+            raise_exception=raise_exception,
+            strftime_now=lambda fmt: datetime(2024, 7, 26).strftime(fmt),
+        )
     except Exception:
         return None
 
@@ -106,6 +114,7 @@ def _cached(env: object, source: str) -> object:
     if source not in _TEMPLATES:
         _TEMPLATES[source] = env.from_string(source)  # type: ignore[attr-defined]
     return _TEMPLATES[source]
+
 
 if __name__ == "__main__":
     main()

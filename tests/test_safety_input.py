@@ -31,12 +31,15 @@ NESTED_LOOP = "{% set l=[0]*999999 %}{% for a in l %}{% for b in l %}{% endfor %
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize("source", [
-    NESTED_LOOP,
-    "{% set l=[0]*999999 %}{% for a in l %}{% for b in l|list %}{% endfor %}{% endfor %}",
-    "{% set l=[0]*999999 %}{% for a in l %}{% for k in {'a': 1, 'b': 2} %}{% endfor %}{% endfor %}",
-    "{% set l=[0]*999999 %}{% for a in l recursive %}{% for b in l %}{% endfor %}{% endfor %}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        NESTED_LOOP,
+        "{% set l=[0]*999999 %}{% for a in l %}{% for b in l|list %}{% endfor %}{% endfor %}",
+        "{% set l=[0]*999999 %}{% for a in l %}{% for k in {'a': 1, 'b': 2} %}{% endfor %}{% endfor %}",
+        "{% set l=[0]*999999 %}{% for a in l recursive %}{% for b in l %}{% endfor %}{% endfor %}",
+    ],
+)
 def test_loops_over_plain_lists_stop_at_the_deadline(source: str) -> None:
     from dayzero.sdk.templates import render_official
 
@@ -55,13 +58,13 @@ BOMBS = {
     "join_filter": "{% set s='x'*999999 %}{{ ([s]*999999)|join|length }}",
     "join_method": "{% set s='x'*999999 %}{{ ''.join([s]*999999)|length }}",
     "tilde_doubling": "{% set ns=namespace(s='x'*999999) %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}"
-                      "{% endfor %}{{ ns.s|length }}",
+    "{% endfor %}{{ ns.s|length }}",
     "plus_doubling": "{% set ns=namespace(s='x'*999999) %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}"
-                     "{% endfor %}{{ ns.s|length }}",
+    "{% endfor %}{{ ns.s|length }}",
     "captured_block": "{% set s='x'*999999 %}{% set y %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endset %}"
-                      "{{ y|length }}",
+    "{{ y|length }}",
     "macro_body": "{% set s='x'*999999 %}{% macro m() %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endmacro %}"
-                  "{{ m()|length }}",
+    "{{ m()|length }}",
     "format_width": "{{ '{:>4000000000}'.format('x') }}",
     "percent_width": "{{ '%4000000000s' % 'x' }}",
     "format_filter": "{{ '%4000000000s'|format('x') }}",
@@ -70,7 +73,7 @@ BOMBS = {
     "indent": "{% set s='\n'*999999 %}{{ s|indent(width=1000000, blank=True)|length }}",
     "sum_of_lists": "{% set l=[0]*999999 %}{{ ([l]*999999)|sum(start=[])|length }}",
     "integer_squaring": "{% set ns=namespace(x=9**64) %}{% for i in range(40) %}{% set ns.x = ns.x * ns.x %}"
-                        "{% endfor %}{{ 1 }}",
+    "{% endfor %}{{ 1 }}",
     "expandtabs": "{% set s='\t'*999999 %}{{ s.expandtabs(100000)|length }}",
     "translate": "{% set s='x'*999999 %}{{ s.translate({120: s})|length }}",
     "tojson_indent": "{{ [[[[1]]]]|tojson(indent=1000000000) }}",
@@ -78,7 +81,7 @@ BOMBS = {
     "slow_filter": "{{ ('x '*1000000)|urlize|length }}",
     "lipsum": "{{ lipsum(1000000000)|length }}",
     "many_values": "{% set s='x'*999999 %}{% set ns=namespace(l=[]) %}{% for i in range(100000) %}"
-                   "{% set ns.l = ns.l + [s ~ i] %}{% endfor %}{{ 1 }}",
+    "{% set ns.l = ns.l + [s ~ i] %}{% endfor %}{{ 1 }}",
 }
 
 _CHILD = """
@@ -101,15 +104,25 @@ print(json.dumps(out))
 
 @pytest.mark.timeout(120)
 def test_allocation_bombs_are_template_errors_within_bounded_memory() -> None:
-    proc = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(BOMBS), capture_output=True, text=True,
-                          timeout=110, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD],
+        input=json.dumps(BOMBS),
+        capture_output=True,
+        text=True,
+        timeout=110,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads(proc.stdout)
     wrong = {k: v for k, v in results.items() if not v.startswith("TemplateError")}
     assert not wrong, wrong
     for name in ("center", "join_filter", "captured_block", "format_width"):  # refused before allocating
-        assert "memory" in results[name] or "at most" in results[name] or "width" in results[name] \
-            or "spec" in results[name], results[name]
+        assert (
+            "memory" in results[name]
+            or "at most" in results[name]
+            or "width" in results[name]
+            or "spec" in results[name]
+        ), results[name]
 
 
 # ---- the server: off the event loop, limits, errors ---------------------------------------------------
@@ -181,8 +194,10 @@ def test_health_answers_while_a_render_is_stuck() -> None:
 def test_a_body_past_the_limit_is_413_without_being_read() -> None:
     with _server(_plain_render) as server:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
-            head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {50 * 1024 * 1024}\r\n\r\n")
+            head = (
+                f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {50 * 1024 * 1024}\r\n\r\n"
+            )
             sock.sendall(head.encode() + b"{" + b" " * 1024)  # 1 KB of a declared 50 MB
             received = b""
             while chunk := sock.recv(65536):  # the server answers and closes; the rest is never read
@@ -207,15 +222,24 @@ def test_the_body_limit_is_configurable_and_holds_without_content_length() -> No
 
         r = httpx.post(url, content=chunks(), timeout=10)  # a generator: sent chunked, no Content-Length
         assert r.status_code == 413
-        small = httpx.post(url, json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+        small = httpx.post(
+            url, json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=10
+        )
         assert small.status_code == 500  # got through the limit; the fake back end then fails
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize(("path", "body", "param"), [
-    ("/v1/completions", {"model": "m", "prompt": ["a"] * 1000}, "prompt"),
-    ("/v1/chat/completions", {"model": "m", "seed": 2**70, "messages": [{"role": "user", "content": "hi"}]}, "seed"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/completions", {"model": "m", "prompt": ["a"] * 1000}, "prompt"),
+        (
+            "/v1/chat/completions",
+            {"model": "m", "seed": 2**70, "messages": [{"role": "user", "content": "hi"}]},
+            "seed",
+        ),
+    ],
+)
 def test_unbounded_parameters_are_400(path: str, body: dict[str, Any], param: str) -> None:
     with _server(_plain_render) as server:
         r = httpx.post(f"http://127.0.0.1:{server.port}{path}", json=body, timeout=10)
@@ -226,7 +250,12 @@ def test_unbounded_parameters_are_400(path: str, body: dict[str, Any], param: st
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("depth", [100, 100_000])
 def test_deeply_nested_json_is_400(depth: int) -> None:
-    body = '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + "[" * depth + "]" * depth + "}"
+    body = (
+        '{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": '
+        + "[" * depth
+        + "]" * depth
+        + "}"
+    )
     with _server(_plain_render) as server:
         r = httpx.post(f"http://127.0.0.1:{server.port}/v1/chat/completions", content=body, timeout=10)
     assert r.status_code == 400, r.text
@@ -236,8 +265,11 @@ def test_deeply_nested_json_is_400(depth: int) -> None:
 @pytest.mark.timeout(30)
 def test_a_500_says_only_that_generation_failed() -> None:
     with _server(_plain_render) as server:
-        r = httpx.post(f"http://127.0.0.1:{server.port}/v1/chat/completions", timeout=10,
-                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+        r = httpx.post(
+            f"http://127.0.0.1:{server.port}/v1/chat/completions",
+            timeout=10,
+            json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        )
     assert r.status_code == 500
     message = r.json()["error"]["message"]
     assert "generation failed" in message
@@ -316,7 +348,9 @@ HANG_ON_REQUEST = (
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_dayzero_serve_answers_health_and_sigterm_while_a_render_is_stuck(tiny_dir: Path, tmp_path: Path) -> None:
+def test_dayzero_serve_answers_health_and_sigterm_while_a_render_is_stuck(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
     import signal
 
     model = _copy(tiny_dir, tmp_path / "hangs")
@@ -328,8 +362,12 @@ def test_dayzero_serve_answers_health_and_sigterm_while_a_render_is_stuck(tiny_d
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.Popen([str(DAYZERO), "serve", str(model), "--family", "qwen2", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [str(DAYZERO), "serve", str(model), "--family", "qwen2", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -342,7 +380,9 @@ def test_dayzero_serve_answers_health_and_sigterm_while_a_render_is_stuck(tiny_d
             assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.3)
         body = {"model": "hangs", "messages": [{"role": "user", "content": "hang"}]}
-        worker = threading.Thread(target=lambda: httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30))
+        worker = threading.Thread(
+            target=lambda: httpx.post(f"{base}/v1/chat/completions", json=body, timeout=30)
+        )
         worker.start()
         time.sleep(0.5)
         start = time.monotonic()
@@ -359,7 +399,9 @@ def test_dayzero_serve_answers_health_and_sigterm_while_a_render_is_stuck(tiny_d
 
 def _cli(*args: str, cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.run([str(DAYZERO), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [str(DAYZERO), *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
 
 
 @pytest.mark.timeout(60)
@@ -378,12 +420,15 @@ def test_template_check_refuses_a_hanging_template_at_once(tmp_path: Path) -> No
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize(("args", "expected"), [
-    (["nosuchcommand"], "No such command"),
-    (["registry", "show", "qwen2", "--nope"], "No such option: --nope"),
-    (["registry", "show"], "Missing argument"),
-    (["serve", "x", "--port", "notaport"], "Invalid value for '--port'"),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["nosuchcommand"], "No such command"),
+        (["registry", "show", "qwen2", "--nope"], "No such option: --nope"),
+        (["registry", "show"], "Missing argument"),
+        (["serve", "x", "--port", "notaport"], "Invalid value for '--port'"),
+    ],
+)
 def test_usage_errors_are_one_line_exit_2(args: list[str], expected: str) -> None:
     proc = _cli(*args)
     assert proc.returncode == 2
@@ -403,12 +448,15 @@ def _alias_bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (_alias_bomb(), "aliases expand to more than"),
-    ("? [a, b]\n: 1\n", ":1: malformed YAML: a mapping key must be a plain value"),
-    ("x: " + "1" * 5000 + "\n", ":1: malformed YAML: integer not readable"),
-    ("a: &a [*a]\n", "alias refers to the node that contains it"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (_alias_bomb(), "aliases expand to more than"),
+        ("? [a, b]\n: 1\n", ":1: malformed YAML: a mapping key must be a plain value"),
+        ("x: " + "1" * 5000 + "\n", ":1: malformed YAML: integer not readable"),
+        ("a: &a [*a]\n", "alias refers to the node that contains it"),
+    ],
+)
 def test_hostile_yaml_is_a_one_line_error(tmp_path: Path, text: str, expected: str) -> None:
     from dayzero.yamlio import read_yaml
 
@@ -428,12 +476,15 @@ def test_yaml_files_have_a_size_limit(tmp_path: Path) -> None:
         read_yaml(path, RecipeError)
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    (b'{"a":\n "\xff"}', ":2: not UTF-8 text"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"a": ' + b"1" * 5000 + b"}", "JSON not readable"),
-    (b"[1, 2]", "expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b'{"a":\n "\xff"}', ":2: not UTF-8 text"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a": ' + b"1" * 5000 + b"}", "JSON not readable"),
+        (b"[1, 2]", "expected a JSON object"),
+    ],
+)
 def test_malformed_run_json_is_a_clean_error(tmp_path: Path, data: bytes, expected: str) -> None:
     from dayzero.sdk.runinfo import read_run_json
 
@@ -443,12 +494,15 @@ def test_malformed_run_json_is_a_clean_error(tmp_path: Path, data: bytes, expect
     assert "run.json" in str(err.value)
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ([], None),
-    ({"families": 3}, "families"),
-    ({"families": {"qwen2": {"revision": "one", "sha256": "ab"}}}, "families.qwen2"),
-    ({"families": {"qwen2": "x"}}, "families.qwen2"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ([], None),
+        ({"families": 3}, "families"),
+        ({"families": {"qwen2": {"revision": "one", "sha256": "ab"}}}, "families.qwen2"),
+        ({"families": {"qwen2": "x"}}, "families.qwen2"),
+    ],
+)
 def test_malformed_lock_files_are_clean_errors(tmp_path: Path, data: Any, field: str | None) -> None:
     from dayzero.registry import lock
 
@@ -465,10 +519,23 @@ def test_hostile_rows_are_row_problems_and_a_bom_is_skipped(tmp_path: Path) -> N
     from dayzero.sdk.data.problems import RowError
     from dayzero.sdk.data.sources import iter_file
 
-    good = json.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})
+    good = json.dumps(
+        {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    )
     path = tmp_path / "rows.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + good.encode() + b"\n" + b'{"a": "\xff"}\n' + b"[" * 100_000 + b"\n"
-                     + b'{"a": ' + b"1" * 5000 + b"}\n" + good.encode() + b"\n")
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + good.encode()
+        + b"\n"
+        + b'{"a": "\xff"}\n'
+        + b"[" * 100_000
+        + b"\n"
+        + b'{"a": '
+        + b"1" * 5000
+        + b"}\n"
+        + good.encode()
+        + b"\n"
+    )
     rows = list(iter_file(path))
     assert [o.line for o, _ in rows] == [1, 2, 3, 4, 5]
     assert rows[0][1] == json.loads(good) and rows[4][1] == json.loads(good)
@@ -480,13 +547,16 @@ def test_hostile_rows_are_row_problems_and_a_bom_is_skipped(tmp_path: Path) -> N
 # ---- plan: caught at compile time ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("override", "field"), [
-    ("train.learning_rate=.inf", "train.learning_rate"),
-    ("train.learning_rate=true", "train.learning_rate"),
-    ("train.output_dir=runs/{nope}", "train.output_dir"),
-    ("data.datasets=[no_such_catalog_entry]", "data.datasets.0"),
-    ("data.datasets=[{path: missing.jsonl, format: openai}]", "data.datasets.0"),
-])
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ("train.learning_rate=.inf", "train.learning_rate"),
+        ("train.learning_rate=true", "train.learning_rate"),
+        ("train.output_dir=runs/{nope}", "train.output_dir"),
+        ("data.datasets=[no_such_catalog_entry]", "data.datasets.0"),
+        ("data.datasets=[{path: missing.jsonl, format: openai}]", "data.datasets.0"),
+    ],
+)
 def test_plan_catches_bad_values_at_compile_time(override: str, field: str) -> None:
     from dayzero.sdk.compiler import compile as compile_plan
 

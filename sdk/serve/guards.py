@@ -32,13 +32,18 @@ def check_servable(model_dir: Path, adapter_dir: Path | None = None, *, allow_pi
     if adapter_dir is not None and (adapter_dir / "adapter_config.json").is_file():
         adapter = read_json_object(adapter_dir / "adapter_config.json", ServeError)
         if adapter.get("task_type") == "SEQ_CLS":
-            raise ServeError("the adapter was trained for sequence classification (a reward model), not chat",
-                             where=Where(file=str(adapter_dir / "adapter_config.json"), field="task_type"))
+            raise ServeError(
+                "the adapter was trained for sequence classification (a reward model), not chat",
+                where=Where(file=str(adapter_dir / "adapter_config.json"), field="task_type"),
+            )
     for folder, stem in ((model_dir, "model"), (adapter_dir, "adapter_model")):
         if folder is None or allow_pickle:
             continue
-        pickles = [p.name for p in (*folder.glob("*.bin"), *folder.glob("*.pt"), *folder.glob("*.pth"))
-                   if p.name != "training_args.bin"]
+        pickles = [
+            p.name
+            for p in (*folder.glob("*.bin"), *folder.glob("*.pt"), *folder.glob("*.pth"))
+            if p.name != "training_args.bin"
+        ]
         if pickles and not any(folder.glob("*.safetensors")):
             raise ServeError(
                 f"{folder} holds only pickle weights ({', '.join(sorted(pickles)[:3])}); loading them runs "

@@ -78,8 +78,13 @@ class BodySizeLimit:
 
     async def _refuse(self, send: Any) -> None:
         refusal = _too_large(self.limit)
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
+            }
+        )
         await send({"type": "http.response.body", "body": refusal["body"]})
 
 
@@ -113,12 +118,17 @@ def parse_body(raw: bytes, limits: Limits) -> Any:
     except ValueError as exc:  # an integer past Python's digit limit
         raise ApiError(400, f"the request body is not readable JSON: {exc}", code="invalid_json") from None
     if json_depth(data, limits.max_json_depth) > limits.max_json_depth:
-        raise ApiError(400, f"the request body nests deeper than {limits.max_json_depth} levels",
-                       code="invalid_json")
+        raise ApiError(
+            400, f"the request body nests deeper than {limits.max_json_depth} levels", code="invalid_json"
+        )
     return data
 
 
 def check_prompts(count: int, limits: Limits) -> None:
     if count > limits.max_prompts:
-        raise ApiError(400, f"`prompt` lists {count} prompts; this server takes at most {limits.max_prompts} "
-                       "per request", param="prompt", code="invalid_value")
+        raise ApiError(
+            400,
+            f"`prompt` lists {count} prompts; this server takes at most {limits.max_prompts} per request",
+            param="prompt",
+            code="invalid_value",
+        )

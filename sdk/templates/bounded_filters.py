@@ -107,10 +107,30 @@ _PRE: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], int | None]] = {
 
 SLOW_FILTER_INPUT = 200_000
 """Items a filter that works item by item in one uninterruptible call (``sort``, ``urlize``, ``select``...) may take."""
-_SLOW = frozenset({
-    "sort", "unique", "groupby", "dictsort", "min", "max", "select", "reject", "selectattr", "rejectattr",
-    "urlize", "wordwrap", "wordcount", "pprint", "xmlattr", "truncate", "title", "striptags", "batch", "slice",
-})
+_SLOW = frozenset(
+    {
+        "sort",
+        "unique",
+        "groupby",
+        "dictsort",
+        "min",
+        "max",
+        "select",
+        "reject",
+        "selectattr",
+        "rejectattr",
+        "urlize",
+        "wordwrap",
+        "wordcount",
+        "pprint",
+        "xmlattr",
+        "truncate",
+        "title",
+        "striptags",
+        "batch",
+        "slice",
+    }
+)
 
 
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -122,8 +142,11 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def bounded(*args: Any, **kwargs: Any) -> Any:
         bounds.tick()
         if slow and len(args) > skip and bounds.size_of(args[skip]) > SLOW_FILTER_INPUT:
-            raise TemplateError(f"chat template applies `{name}` to {bounds.size_of(args[skip])} items "
-                                f"(at most {SLOW_FILTER_INPUT})", hint="it is untrusted code and was stopped")
+            raise TemplateError(
+                f"chat template applies `{name}` to {bounds.size_of(args[skip])} items "
+                f"(at most {SLOW_FILTER_INPUT})",
+                hint="it is untrusted code and was stopped",
+            )
         if pre is not None:
             estimate = pre(args[skip:], kwargs)
             if estimate is not None:

@@ -26,5 +26,8 @@ def probe(render: Callable[..., str], what: str = "the chat template") -> str:
     try:
         return render(PROBE, add_generation_prompt=True)
     except TemplateError as exc:
-        raise TemplateError(f"{what} fails on a probe conversation: {exc.message}", where=exc.where,
-                            hint="fix or replace the template (it is refused rather than failing every request)") from None
+        raise TemplateError(
+            f"{what} fails on a probe conversation: {exc.message}",
+            where=exc.where,
+            hint="fix or replace the template (it is refused rather than failing every request)",
+        ) from None
