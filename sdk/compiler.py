@@ -17,6 +17,8 @@ from dayzero.registry.ruleset import fired
 from dayzero.registry.schema import Family
 
 from .artifacts import unsafe_output_dirs
+from .distributed import distributed_plan
+from .distributed import facts as distributed_facts
 from .plan import AdapterPlan, ExportPlan, ModelPlan, Plan, TemplatePlan, TrainerPlan
 from .recipe.load import LoadedRecipe, load_recipe
 from .recipe.method import MethodSection
@@ -101,16 +103,22 @@ def compile(
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
     trainer = _trainer_plan(r, cuda)
-    if r.train.deepspeed and importlib.util.find_spec("deepspeed") is None:
-        problems.append("[train.deepspeed] the deepspeed package is not installed (pip install deepspeed)")
     for target in r.train.report_list():  # caught here rather than by TrainingArguments after the model loaded
         if importlib.util.find_spec(target) is None:
             problems.append(f"[train.report_to] `{target}` needs the {target} package, which is not installed")
     export = _export_plan(r, run_dir, adapter)
     _check_datasets(r, loaded, problems)
     data = r.data.model_dump(mode="json")
-    facts = _facts(r, family, template, _data_kind(r, loaded), cuda, source)
     warnings: list[str] = []
+    distributed = distributed_plan(
+        r, family, cuda=cuda, base_dir=loaded.base_dir, recipe_arg=str(loaded.path) if loaded.path else None,
+        overrides=loaded.overrides, problems=problems, warnings=warnings,
+    )
+    if distributed.strategy == "fsdp2" and adapter.quantization and adapter.quantization.get("load_in_4bit"):
+        # FSDP flattens parameters of one dtype: 4-bit weights must be stored in the compute dtype
+        adapter.quantization["bnb_4bit_quant_storage"] = adapter.quantization.get("bnb_4bit_compute_dtype")
+    facts = _facts(r, family, template, _data_kind(r, loaded), cuda, source)
+    facts["distributed"] = distributed_facts(distributed)
     for rule in fired(reg.rules, facts):
         line = f"[{rule.id}] {rule.message}"
         (problems if rule.severity == "error" else warnings).append(line)
@@ -130,6 +138,7 @@ def compile(
         trainer=trainer,
         data=data,
         export=export,
+        distributed=distributed,
         serve_command=_serve_command(r, export.out, family),
         runtime={"cuda": cuda, "device": "cuda" if cuda else "cpu"},
         facts=facts,
@@ -295,10 +304,6 @@ def _trainer_plan(r: Recipe, cuda: bool) -> TrainerPlan:
         "dataloader_num_workers": 0,
         **fixed,
     }
-    if t.deepspeed:
-        config["deepspeed"] = t.deepspeed
-    if t.fsdp:
-        config["fsdp"] = t.fsdp
     if r.method.beta is not None and r.method.stage in _BETA_FIELD:
         config[_BETA_FIELD[r.method.stage]] = r.method.beta
     if r.method.stage == "simpo":

@@ -207,13 +207,18 @@ def _probe_inputs(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
         return [], dict(tokenizer(["The quick brown fox jumps over the lazy dog."], return_tensors="pt"))
 
 
-def save_probe(model: Any, tokenizer: Any, final: Path) -> None:
-    """Store the trained model's logits on the probe batch beside its weights (for the export check)."""
+def save_probe(model: Any, tokenizer: Any, final: Path, *, write: bool = True) -> None:
+    """Store the trained model's logits on the probe batch beside its weights (for the export check).
+
+    A sharded model (FSDP2) computes its forward collectively: every rank calls this, one writes.
+    """
     from safetensors.torch import save_file
 
     _, batch = _probe_inputs(tokenizer)
     tensors = {"input_ids": batch["input_ids"].contiguous(), "attention_mask": batch["attention_mask"].contiguous()}
     tensors["logits"] = _logits(model, batch).contiguous()
+    if not write:
+        return
     tmp = final / f".{PROBE_FILE}.tmp"
     save_file(tensors, str(tmp))
     os.replace(tmp, final / PROBE_FILE)

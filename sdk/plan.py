@@ -8,6 +8,7 @@ arguments, the export steps and the serve command, and the facts the rules were 
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +59,26 @@ class TrainerPlan(_Data):
     config: dict[str, Any] = Field(description="Arguments to the config class (paths filled in at run time).")
 
 
+class DistributedPlan(_Data):
+    """How many processes train, which engine shards, and the command that starts them (`sdk.distributed`)."""
+
+    strategy: str = Field(description="single | ddp | fsdp2 | deepspeed.")
+    world_size: int
+    nproc_per_node: int
+    nnodes: int
+    node_rank: int
+    wrap_classes: list[str] = Field(default_factory=list, description="FSDP2 wrap units (the family's decoder layer).")
+    leaf_modules: list[str] = Field(
+        default_factory=list, description="ZeRO-3 leaf modules (the family's sparse-MoE block), set before training."
+    )
+    trainer_args: dict[str, Any] = Field(
+        default_factory=dict, description="TrainingArguments the strategy adds (`fsdp`/`fsdp_config`, `deepspeed`)."
+    )
+    launch: list[str] | None = Field(
+        default=None, description="The torchrun command `dayzero run` starts (None: one process, no launcher)."
+    )
+
+
 class ExportPlan(_Data):
     enabled: bool
     merge: bool
@@ -81,6 +102,7 @@ class Plan(_Data):
     trainer: TrainerPlan
     data: dict[str, Any] = Field(description="The recipe's data section, as given.")
     export: ExportPlan
+    distributed: DistributedPlan
     serve_command: list[str] | None
     runtime: dict[str, Any]
     facts: dict[str, Any] = Field(description="What families/rules.yaml is evaluated against.")
@@ -100,6 +122,8 @@ class Plan(_Data):
             + (f", quantized {a.quantization.get('method')}" if a.quantization else ""),
             f"  trainer   {tr.module}.{tr.trainer} with {tr.config_class} (stage {tr.stage})",
             f"  run dir   {self.run_dir}",
+            f"  processes {self.distributed.world_size} ({self.distributed.strategy})"
+            + (f", launched as: {shlex.join(self.distributed.launch)}" if self.distributed.launch else ""),
             f"  export    {'; '.join(e.steps) if e.enabled else 'off'}",
         ]
         if self.serve_command:

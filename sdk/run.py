@@ -81,6 +81,10 @@ def run(
 
     loaded = load_recipe(source, overrides)
     plan = compile_plan(loaded, ignore_lock=ignore_lock)
+    from .launch import in_worker, run_launched
+
+    if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each
+        return run_launched(plan, loaded, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
     say = _printer(console)
     run_dir = Path(plan.run_dir)
     if not loaded.path and not run_dir.is_absolute():
@@ -140,6 +144,9 @@ def _stages(
     metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks)
     result = RunResult(run_dir=run_dir, plan=plan, metrics=metrics, losses=losses)
     info.update(metrics=metrics, losses=losses, status="trained")
+    from .train.sharding import leave_engine
+
+    leave_engine(plan)
     if rank() != 0:
         return result
     write_run_json(run_dir, info)
@@ -209,6 +216,7 @@ def train(
 
     from .loading import load_model
     from .train.adapters import apply_adapter, trainable_summary
+    from .train.sharding import prepare_model, save_final, shard_fraction
     from .train.trainers import build_trainer
 
     set_seed(plan.trainer.config["seed"])
@@ -218,6 +226,7 @@ def train(
     checkpoint = newest_complete(run_dir / "checkpoints")[0] if resume else None
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
+        prepare_model(model, plan)  # ZeRO-3 leaf modules, where the plan names them
         trainer = build_trainer(plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks)
         with writing(run_dir / "checkpoints"):  # a full disk shows first where the trainer saves checkpoints
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -225,6 +234,9 @@ def train(
     losses = [float(h["loss"]) for h in history if "loss" in h]
     metrics = {k: v for k, v in output.metrics.items() if isinstance(v, int | float)}
     metrics |= trainable_summary(model) | {"global_step": int(trainer.state.global_step)}
+    if plan.distributed.strategy != "single":  # what this rank holds: the evidence that the strategy sharded
+        metrics["param_shard_fraction"] = round(shard_fraction(trainer.model), 6)
+        metrics["engine"] = str(getattr(trainer.accelerator.distributed_type, "value", trainer.accelerator.distributed_type))
     if trainer.is_world_process_zero():
         log = "".join(json.dumps(entry) + "\n" for entry in history)
         atomic_write_text(run_dir / "logs" / "history.jsonl", log)  # every logged step, as the trainer saw it
@@ -234,12 +246,15 @@ def train(
         shutil.rmtree(staging, ignore_errors=True)
     try:
         with writing(final):
-            trainer.save_model(str(staging))  # every rank calls it (it may synchronise); only the main one writes
-            if trainer.is_world_process_zero():
-                from .export import save_probe
+            save_final(trainer, staging)  # every rank calls it (it may synchronise); only the main one writes
+            from .export import save_probe
 
+            if trainer.is_world_process_zero():
                 setup_.tokenizer.save_pretrained(str(staging))
-                save_probe(model, setup_.tokenizer, staging)  # the trained model's own logits: what an export must match
+            if trainer.is_world_process_zero() or plan.distributed.strategy in ("fsdp2", "deepspeed"):
+                # the trained model's own logits, what an export must match (sharded: every rank forwards)
+                save_probe(model, setup_.tokenizer, staging, write=trainer.is_world_process_zero())
+            if trainer.is_world_process_zero():
                 atomic_write_text(staging / "dayzero_final.json", json.dumps({"adapter": plan.adapter.kind}) + "\n")
                 swap_in(staging, final)  # final/ appears only complete
     except BaseException:

@@ -173,18 +173,6 @@ def test_cli_plan_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert "[Q002]" in capsys.readouterr().err
 
 
-def test_deepspeed_and_fsdp_are_passed_through() -> None:
-    import importlib.util
-
-    plan = compile_plan(recipe(train={"fsdp": "full_shard auto_wrap"}), cuda=True)
-    assert plan.trainer.config["fsdp"] == "full_shard auto_wrap"
-    if importlib.util.find_spec("deepspeed") is None:
-        with pytest.raises(RecipeError, match=r"\[train.deepspeed\] the deepspeed package is not installed"):
-            compile_plan(recipe(train={"deepspeed": "ds.json"}), cuda=True)
-    else:  # pragma: no cover - where deepspeed is installed
-        assert compile_plan(recipe(train={"deepspeed": "ds.json"}), cuda=True).trainer.config["deepspeed"] == "ds.json"
-
-
 def test_presets_checked_against_the_instantiated_model(monkeypatch: pytest.MonkeyPatch) -> None:
     # A family file whose preset names a layer the real class lacks: caught at compile time, before any weights load.
     family = registry.get("qwen2")

@@ -29,18 +29,30 @@ def run_(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the run's last checkpoint.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Remove an earlier run's artifacts (only those) from the run directory.")] = False,
     ignore_lock: Annotated[bool, typer.Option("--ignore-lock", help="Run although the lock pins another family revision.")] = False,
-    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Processes (DDP through torchrun; gloo on CPU).")] = 1,
+    nproc: Annotated[int | None, typer.Option("--nproc", min=1, help="Processes on this machine (`distributed.nproc_per_node`).")] = None,
+    nnodes: Annotated[int | None, typer.Option("--nnodes", min=1, help="Machines taking part (`distributed.nnodes`).")] = None,
+    node_rank: Annotated[int | None, typer.Option("--node-rank", min=0, help="This machine's index (`distributed.node_rank`).")] = None,
+    master_addr: Annotated[str | None, typer.Option("--master-addr", help="Node 0's address (`distributed.master_addr`).")] = None,
+    master_port: Annotated[int | None, typer.Option("--master-port", help="Node 0's port (`distributed.master_port`).")] = None,
+    rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="host:port of a c10d rendezvous.")] = None,
+    print_launch: Annotated[bool, typer.Option("--print-launch", help="Print the launch command and exit (for Slurm and schedulers).")] = False,
 ) -> None:
     """Compile and run a recipe: train, export, and print a sample reply."""
-    if nproc > 1:
-        from dayzero.sdk.launch import launch
-
-        raise typer.Exit(
-            launch(recipe, overrides or [], nproc=nproc, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
-        )
     from dayzero import sdk
 
-    result = sdk.run(recipe, overrides=overrides or [], resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
+    options = {"nproc_per_node": nproc, "nnodes": nnodes, "node_rank": node_rank, "master_addr": master_addr,
+               "master_port": master_port, "rdzv_endpoint": rdzv_endpoint}
+    overrides = [*(overrides or []), *(f"distributed.{k}={v}" for k, v in options.items() if v is not None)]
+    if print_launch:
+        from dayzero.sdk.launch import printable, worker_command
+
+        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock)
+        if compiled.distributed.launch is None:
+            print("one process: `dayzero run` trains in-process (no launcher)")
+            return
+        print(printable(worker_command(compiled, resume=resume, ignore_lock=ignore_lock)))
+        return
+    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
     print(f"run directory: {result.run_dir}")
     if result.export_dir:
         print(f"export: {result.export_dir}")

@@ -64,6 +64,11 @@ class Moe(Strict):
         description="3-D expert parameters that are not nn.Linear (need peft `target_parameters`).",
     )
     shared_experts: ModulePath | None = Field(default=None, description="Always-on shared experts, if any.")
+    block_class: str | None = Field(
+        default=None,
+        description="Class of the sparse-MoE block (the experts' parent): DeepSpeed ZeRO-3 must treat it as a leaf "
+        "module, or ranks that route to different experts wait on each other forever (the Mixtral ZeRO-3 hang).",
+    )
     dense_layers: list[int] = Field(
         default_factory=list, description="Layer indices that keep a dense MLP instead of experts."
     )
@@ -87,6 +92,10 @@ class Architecture(Strict):
     model_class: str = Field(alias="class", description="transformers class name, e.g. `Qwen2ForCausalLM`.")
     model_type: str = Field(description="`config.model_type` of the tiny instance.")
     layers: ModulePath = Field(description="Path to the decoder layers, with `{}` for the index.")
+    decoder_layer: str | None = Field(
+        default=None,
+        description="Class of one decoder layer (one of the class's `_no_split_modules`): FSDP2's wrap unit.",
+    )
     attention: Attention
     mlp: Mlp | None = Field(default=None, description="Dense MLP of a layer (absent where every layer is MoE).")
     moe: Moe | None = None

@@ -29,6 +29,7 @@ class LoadedRecipe:
     path: Path | None
     base_dir: Path
     raw: dict[str, Any]
+    overrides: tuple[str, ...] = ()  # the `key=value` items applied, in order (a launcher passes them on)
 
 
 def bundled_dir() -> Path:
@@ -59,7 +60,8 @@ def load_recipe(
         recipe = source.recipe if isinstance(source, LoadedRecipe) else source
         loaded = load_recipe(recipe.model_dump(mode="json", exclude_unset=True), overrides)
         if isinstance(source, LoadedRecipe):
-            return LoadedRecipe(recipe=loaded.recipe, path=source.path, base_dir=source.base_dir, raw=loaded.raw)
+            return LoadedRecipe(recipe=loaded.recipe, path=source.path, base_dir=source.base_dir, raw=loaded.raw,
+                                overrides=(*source.overrides, *overrides))
         return loaded
     if isinstance(source, dict):
         data = copy.deepcopy(source)
@@ -84,7 +86,7 @@ def load_recipe(
             # The bad value came from the command line, not from a line of the file.
             raise RecipeError(exc.message, where=Where(file="override", field=field), hint=exc.hint) from None
         raise
-    return LoadedRecipe(recipe=recipe, path=path, base_dir=base_dir, raw=data)
+    return LoadedRecipe(recipe=recipe, path=path, base_dir=base_dir, raw=data, overrides=tuple(overrides))
 
 
 def _read_with_extends(path: Path, depth: int) -> tuple[dict[str, Any], str]:

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from dayzero.sdk.data.spec import DataConfig
 
 from .common import Section
+from .distributed import DistributedSection
 from .export import ExportSection, SampleSection
 from .method import MethodSection
 from .model import ModelSection
@@ -32,6 +33,9 @@ class Recipe(Section):
     data: DataConfig = Field(description="Datasets to train on, how to mix, cut and tokenize them (sdk.data).")
     method: MethodSection = Field(default_factory=MethodSection)
     train: TrainSection = Field(default_factory=TrainSection)
+    distributed: DistributedSection = Field(
+        default_factory=DistributedSection, description="Processes, machines and sharding (DDP, FSDP2, DeepSpeed)."
+    )
     export: ExportSection = Field(default_factory=ExportSection)
     sample: SampleSection = Field(default_factory=SampleSection)
     serve: ServeSection | None = Field(default=None, description="How the export is served; absent: not served.")

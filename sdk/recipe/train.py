@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -33,12 +33,14 @@ class TrainSection(Section):
     output_dir: str = Field(
         default="runs/{name}", description="Run directory, relative to the working directory; `{name}`: the recipe name."
     )
-    deepspeed: str | None = Field(
-        default=None, description="A DeepSpeed JSON config, passed to the trainer (needs the deepspeed package)."
-    )
-    fsdp: str | None = Field(
-        default=None, description="transformers `fsdp` option string, e.g. `full_shard auto_wrap` (multi-GPU runs)."
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_to_distributed(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, where in (("fsdp", "`distributed: {strategy: fsdp2}`"), ("deepspeed", "`distributed: {strategy: deepspeed}`")):
+                if key in data:
+                    raise ValueError(f"`train.{key}` moved to the `distributed:` section: use {where}")
+        return data
 
     @field_validator("output_dir")
     @classmethod

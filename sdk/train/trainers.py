@@ -64,6 +64,7 @@ def build_config(plan: Plan, output_dir: Path, **extra: Any) -> Any:
     kwargs = dict(plan.trainer.config)
     fields = getattr(config_cls, "__dataclass_fields__", {})
     kwargs = {k: v for k, v in kwargs.items() if k in fields}  # e.g. completion_only_loss is SFT-only
+    kwargs.update(plan.distributed.trainer_args)  # fsdp / fsdp_config / deepspeed, decided by the plan
     kwargs.update(output_dir=str(output_dir), **extra)
     return config_cls(**kwargs)
 
@@ -87,6 +88,9 @@ def build_trainer(
         # packed rows (dayzero.sdk.data.packing): TRL's padding-free collator keeps the samples apart
         config_extra = {"padding_free": True, "max_length": None, **config_extra}
     args = build_config(plan, output_dir, **config_extra)
+    from .sharding import strategy_trainer
+
+    trainer_cls = strategy_trainer(plan, trainer_cls)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
