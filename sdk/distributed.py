@@ -72,7 +72,9 @@ def facts(plan: DistributedPlan) -> dict[str, Any]:
     }
 
 
-def launch_command(d: DistributedSection, recipe_arg: str | None, overrides: list[str] | tuple[str, ...]) -> list[str]:
+def launch_command(
+    d: DistributedSection, recipe_arg: str | None, overrides: list[str] | tuple[str, ...]
+) -> list[str]:
     """The torchrun command that starts this node's processes, each running `dayzero.sdk.launch`.
 
     One node: `--standalone` (torchrun picks a free local port). Several: a static rendezvous at
@@ -86,8 +88,10 @@ def launch_command(d: DistributedSection, recipe_arg: str | None, overrides: lis
         cmd += [f"--rdzv-id={d.rdzv_id or 'dayzero'}"]
     else:
         cmd += [
-            f"--nnodes={d.nnodes}", f"--node-rank={d.node_rank}",
-            f"--master-addr={d.master_addr}", f"--master-port={d.master_port}",
+            f"--nnodes={d.nnodes}",
+            f"--node-rank={d.node_rank}",
+            f"--master-addr={d.master_addr}",
+            f"--master-port={d.master_port}",
         ]
     return [*cmd, "-m", "dayzero.sdk.launch", recipe_arg or "<recipe>", *overrides]
 
@@ -119,8 +123,9 @@ def _deepspeed(
     r: Recipe, family: Family, *, cuda: bool, base_dir: Path, problems: list[str]
 ) -> tuple[list[str], dict[str, Any]]:
     o = r.distributed.deepspeed
-    config = generated_deepspeed_config(o.zero_stage, offload_optimizer=o.offload_optimizer,
-                                        offload_param=o.offload_param, cuda=cuda)
+    config = generated_deepspeed_config(
+        o.zero_stage, offload_optimizer=o.offload_optimizer, offload_param=o.offload_param, cuda=cuda
+    )
     if o.config:
         path = Path(o.config) if Path(o.config).is_absolute() else base_dir / o.config
         try:
@@ -154,7 +159,9 @@ def _deepspeed(
     return leaves, {"deepspeed": config}
 
 
-def generated_deepspeed_config(stage: int, *, offload_optimizer: bool, offload_param: bool, cuda: bool) -> dict[str, Any]:
+def generated_deepspeed_config(
+    stage: int, *, offload_optimizer: bool, offload_param: bool, cuda: bool
+) -> dict[str, Any]:
     """A ZeRO config in the shape HF's integration documents; "auto" values come from TrainingArguments."""
     zero: dict[str, Any] = {"stage": stage, "overlap_comm": cuda, "contiguous_gradients": True}
     if offload_optimizer:

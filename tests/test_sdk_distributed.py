@@ -54,7 +54,9 @@ def test_fsdp2_wraps_the_family_decoder_layer_and_plans_torchrun() -> None:
     assert cfg["version"] == 2 and cfg["transformer_layer_cls_to_wrap"] == ["Qwen2DecoderLayer"]
     assert cfg["state_dict_type"] == "SHARDED_STATE_DICT"
     assert d.launch is not None
-    assert d.launch[1:4] == ["-m", "torch.distributed.run", "--nproc-per-node=2"] and "--standalone" in d.launch
+    assert (
+        d.launch[1:4] == ["-m", "torch.distributed.run", "--nproc-per-node=2"] and "--standalone" in d.launch
+    )
     assert d.launch[-1] == "<recipe>"  # a dict recipe has no file to re-read
     assert "processes 2 (fsdp2), launched as:" in plan.render()
     assert plan.facts["distributed"] == {"strategy": "fsdp2", "world_size": 2, "zero_stage": None}
@@ -62,16 +64,21 @@ def test_fsdp2_wraps_the_family_decoder_layer_and_plans_torchrun() -> None:
 
 def test_multi_node_launch_lines() -> None:
     static = compile_plan(
-        recipe(distributed={"nnodes": 2, "node_rank": 1, "master_addr": "10.1.2.3", "master_port": 29511}), cuda=False
+        recipe(distributed={"nnodes": 2, "node_rank": 1, "master_addr": "10.1.2.3", "master_port": 29511}),
+        cuda=False,
     )
     assert static.distributed.strategy == "ddp" and static.distributed.world_size == 2
     launch = static.distributed.launch or []
     for flag in ("--nnodes=2", "--node-rank=1", "--master-addr=10.1.2.3", "--master-port=29511"):
         assert flag in launch
     assert "--standalone" not in launch
-    elastic = compile_plan(recipe(distributed={"nnodes": 3, "rdzv_endpoint": "head:29400", "rdzv_id": "job7"}), cuda=False)
+    elastic = compile_plan(
+        recipe(distributed={"nnodes": 3, "rdzv_endpoint": "head:29400", "rdzv_id": "job7"}), cuda=False
+    )
     launch = elastic.distributed.launch or []
-    assert {"--rdzv-backend=c10d", "--rdzv-endpoint=head:29400", "--rdzv-id=job7", "--nnodes=3"} <= set(launch)
+    assert {"--rdzv-backend=c10d", "--rdzv-endpoint=head:29400", "--rdzv-id=job7", "--nnodes=3"} <= set(
+        launch
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,10 +86,15 @@ def test_multi_node_launch_lines() -> None:
     [
         ({"distributed": {"nnodes": 2, "node_rank": 2}}, "`node_rank` must be below `nnodes`"),
         ({"train": {"fsdp": "full_shard"}}, "`train.fsdp` moved to the `distributed:` section"),
-        ({"distributed": {"strategy": "deepspeed", "deepspeed": {"offload_param": True}}}, "needs `zero_stage: 3`"),
         (
-            {"distributed": {"strategy": "fsdp2", "fsdp": {"activation_checkpointing": True}},
-             "train": {"gradient_checkpointing": True}},
+            {"distributed": {"strategy": "deepspeed", "deepspeed": {"offload_param": True}}},
+            "needs `zero_stage: 3`",
+        ),
+        (
+            {
+                "distributed": {"strategy": "fsdp2", "fsdp": {"activation_checkpointing": True}},
+                "train": {"gradient_checkpointing": True},
+            },
             "[distributed.fsdp.activation_checkpointing]",
         ),
     ],
@@ -95,8 +107,11 @@ def test_bad_distributed_sections_are_named(section: dict[str, Any], needle: str
 
 def test_fsdp2_with_4bit_stores_quantized_weights_in_the_compute_dtype() -> None:
     plan = compile_plan(
-        recipe(method={"adapter": "qlora", "quantization": "bnb-4bit"}, export={"merge": False},
-               distributed={"strategy": "fsdp2", "nproc_per_node": 2}),
+        recipe(
+            method={"adapter": "qlora", "quantization": "bnb-4bit"},
+            export={"merge": False},
+            distributed={"strategy": "fsdp2", "nproc_per_node": 2},
+        ),
         cuda=True,
     )
     q = plan.adapter.quantization or {}
@@ -107,16 +122,35 @@ def test_print_launch_through_the_console_script(tmp_path: Path) -> None:
     path = tmp_path / "r.yaml"
     path.write_text(json.dumps(recipe(distributed={"strategy": "fsdp2"})))
     proc = subprocess.run(
-        [DAYZERO, "run", str(path), "train.max_steps=3", "--nproc", "2", "--nnodes", "2", "--node-rank", "0",
-         "--master-addr", "127.0.0.1", "--master-port", "29555", "--print-launch"],
-        capture_output=True, text=True, timeout=120,
+        [
+            DAYZERO,
+            "run",
+            str(path),
+            "train.max_steps=3",
+            "--nproc",
+            "2",
+            "--nnodes",
+            "2",
+            "--node-rank",
+            "0",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            "29555",
+            "--print-launch",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     line = proc.stdout.strip()
     assert "torch.distributed.run --nproc-per-node=2 --nnodes=2 --node-rank=0" in line
     # the CLI options travel as overrides, so every process compiles the same plan
-    assert line.endswith(f"{path} train.max_steps=3 distributed.nproc_per_node=2 distributed.nnodes=2 "
-                         "distributed.node_rank=0 distributed.master_addr=127.0.0.1 distributed.master_port=29555")
+    assert line.endswith(
+        f"{path} train.max_steps=3 distributed.nproc_per_node=2 distributed.nnodes=2 "
+        "distributed.node_rank=0 distributed.master_addr=127.0.0.1 distributed.master_port=29555"
+    )
 
 
 def test_every_family_names_its_real_wrap_unit_and_moe_block() -> None:
@@ -144,7 +178,9 @@ needs_deepspeed = pytest.mark.skipif(
 
 def test_deepspeed_refused_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "deepspeed" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "deepspeed" else real(name, *a)
+    )
     with pytest.raises(RecipeError, match=r"\[distributed.strategy\] the deepspeed package is not installed"):
         compile_plan(recipe(distributed={"strategy": "deepspeed", "nproc_per_node": 2}), cuda=True)
 
@@ -152,8 +188,14 @@ def test_deepspeed_refused_without_the_package(monkeypatch: pytest.MonkeyPatch) 
 @needs_deepspeed
 def test_deepspeed_configs_validate_with_deepspeeds_own_classes(tmp_path: Path) -> None:
     plan = compile_plan(
-        recipe(model={"id": "tiny:mixtral"}, distributed={"strategy": "deepspeed", "nproc_per_node": 2,
-                                                          "deepspeed": {"zero_stage": 3, "offload_param": True}}),
+        recipe(
+            model={"id": "tiny:mixtral"},
+            distributed={
+                "strategy": "deepspeed",
+                "nproc_per_node": 2,
+                "deepspeed": {"zero_stage": 3, "offload_param": True},
+            },
+        ),
         cuda=True,
     )
     ds = plan.distributed.trainer_args["deepspeed"]
@@ -163,9 +205,13 @@ def test_deepspeed_configs_validate_with_deepspeeds_own_classes(tmp_path: Path) 
     assert plan.facts["distributed"]["zero_stage"] == 3
 
     mine = tmp_path / "ds.json"
-    mine.write_text(json.dumps({"zero_optimization": {"stage": 2, "reduce_bucket_size": 5e7}, "steps_per_print": 7}))
+    mine.write_text(
+        json.dumps({"zero_optimization": {"stage": 2, "reduce_bucket_size": 5e7}, "steps_per_print": 7})
+    )
     merged = compile_plan(
-        recipe(distributed={"strategy": "deepspeed", "nproc_per_node": 2, "deepspeed": {"config": str(mine)}}),
+        recipe(
+            distributed={"strategy": "deepspeed", "nproc_per_node": 2, "deepspeed": {"config": str(mine)}}
+        ),
         cuda=True,
     ).distributed.trainer_args["deepspeed"]
     assert merged["zero_optimization"]["reduce_bucket_size"] == 5e7 and merged["steps_per_print"] == 7
@@ -173,7 +219,9 @@ def test_deepspeed_configs_validate_with_deepspeeds_own_classes(tmp_path: Path) 
 
     mine.write_text(json.dumps({"zero_optimization": {"stage": 7}}))
     with pytest.raises(RecipeError, match=r"\[distributed.deepspeed\] DeepSpeed rejects the config"):
-        compile_plan(recipe(distributed={"strategy": "deepspeed", "deepspeed": {"config": str(mine)}}), cuda=True)
+        compile_plan(
+            recipe(distributed={"strategy": "deepspeed", "deepspeed": {"config": str(mine)}}), cuda=True
+        )
 
 
 # ---- real runs ----------------------------------------------------------------------------------------
@@ -195,11 +243,15 @@ def _env() -> dict[str, str]:
     return {**env, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _run(tmp: Path, name: str, strategy: str, *args: str, export: bool = False) -> tuple[Path, dict[str, Any]]:
+def _run(
+    tmp: Path, name: str, strategy: str, *args: str, export: bool = False
+) -> tuple[Path, dict[str, Any]]:
     out = tmp / name
     path = tmp / f"{name}.yaml"
     path.write_text(RUN.format(out=out, strategy=strategy, export=str(export).lower()))
-    proc = subprocess.run([DAYZERO, "run", str(path), *args], capture_output=True, text=True, timeout=600, env=_env())
+    proc = subprocess.run(
+        [DAYZERO, "run", str(path), *args], capture_output=True, text=True, timeout=600, env=_env()
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "run.json").read_text())
 
@@ -224,7 +276,9 @@ def test_ddp_two_processes(runs: dict[str, tuple[Path, dict[str, Any]]]) -> None
 
 
 @pytest.mark.slow
-def test_fsdp2_really_shards_and_matches_the_unsharded_run(runs: dict[str, tuple[Path, dict[str, Any]]]) -> None:
+def test_fsdp2_really_shards_and_matches_the_unsharded_run(
+    runs: dict[str, tuple[Path, dict[str, Any]]],
+) -> None:
     out, info = runs["fsdp"]
     _, ddp = runs["ddp"]
     assert info["plan"]["distributed"]["strategy"] == "fsdp2"
@@ -242,7 +296,9 @@ def test_fsdp2_really_shards_and_matches_the_unsharded_run(runs: dict[str, tuple
         assert (value - replicated[key]).abs().max().item() < 1e-4, key
     # the export gathered from the shards passed its own logit check
     assert info["export"]["max_logit_diff"] <= info["export"]["tolerance"]
-    assert (out / "checkpoints" / "checkpoint-2" / "pytorch_model_fsdp_0").is_dir()  # sharded (DCP) checkpoints
+    assert (
+        out / "checkpoints" / "checkpoint-2" / "pytorch_model_fsdp_0"
+    ).is_dir()  # sharded (DCP) checkpoints
 
 
 def _stopped_at_step_2(runs: dict[str, tuple[Path, dict[str, Any]]], name: str) -> Path:
@@ -256,8 +312,13 @@ def _stopped_at_step_2(runs: dict[str, tuple[Path, dict[str, Any]]], name: str) 
 def _resume(run_dir: Path, nproc: int) -> dict[str, Any]:
     path = run_dir.parent / f"{run_dir.name}.yaml"
     path.write_text(RUN.format(out=run_dir, strategy="fsdp2", export="false"))
-    proc = subprocess.run([DAYZERO, "run", str(path), "--nproc", str(nproc), "--resume"], capture_output=True,
-                          text=True, timeout=600, env=_env())
+    proc = subprocess.run(
+        [DAYZERO, "run", str(path), "--nproc", str(nproc), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((run_dir / "run.json").read_text())
 
@@ -288,12 +349,19 @@ def _free_port() -> int:
 def test_two_nodes_on_one_machine(tmp_path: Path) -> None:
     out = tmp_path / "nodes"
     path = tmp_path / "nodes.yaml"
-    path.write_text(RUN.format(out=out, strategy="fsdp2", export="true").replace("max_steps: 4", "max_steps: 2"))
+    path.write_text(
+        RUN.format(out=out, strategy="fsdp2", export="true").replace("max_steps: 4", "max_steps: 2")
+    )
     port = str(_free_port())
     common = ["--nnodes", "2", "--nproc", "1", "--master-addr", "127.0.0.1", "--master-port", port]
     nodes = [
-        subprocess.Popen([DAYZERO, "run", str(path), *common, "--node-rank", str(rank)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=_env())
+        subprocess.Popen(
+            [DAYZERO, "run", str(path), *common, "--node-rank", str(rank)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
         for rank in (0, 1)
     ]
     try:
@@ -318,9 +386,15 @@ def test_deepspeed_zero3_partitions_trains_and_exports(
     out = tmp_path / "zero3"
     path = tmp_path / "zero3.yaml"
     text = RUN.format(out=out, strategy="deepspeed", export="true")
-    path.write_text(text.replace("distributed: {strategy: deepspeed}", "distributed: {strategy: deepspeed, deepspeed: {zero_stage: 3}}"))
-    proc = subprocess.run([DAYZERO, "run", str(path), "--nproc", "2"], capture_output=True, text=True, timeout=600,
-                          env=_env())
+    path.write_text(
+        text.replace(
+            "distributed: {strategy: deepspeed}",
+            "distributed: {strategy: deepspeed, deepspeed: {zero_stage: 3}}",
+        )
+    )
+    proc = subprocess.run(
+        [DAYZERO, "run", str(path), "--nproc", "2"], capture_output=True, text=True, timeout=600, env=_env()
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads((out / "run.json").read_text())
     assert info["metrics"]["engine"] == "DEEPSPEED"

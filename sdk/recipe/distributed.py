@@ -19,11 +19,15 @@ class FsdpOptions(Section):
     """FSDP2 (`torch.distributed.fsdp.fully_shard`) through accelerate's plugin."""
 
     reshard_after_forward: bool = Field(
-        default=True, description="Free the gathered parameters after forward (ZeRO-3-like); false keeps them (ZeRO-2-like)."
+        default=True,
+        description="Free the gathered parameters after forward (ZeRO-3-like); false keeps them (ZeRO-2-like).",
     )
-    cpu_offload: bool = Field(default=False, description="Keep sharded parameters and optimizer states in CPU memory.")
+    cpu_offload: bool = Field(
+        default=False, description="Keep sharded parameters and optimizer states in CPU memory."
+    )
     activation_checkpointing: bool = Field(
-        default=False, description="FSDP's own activation checkpointing (use it instead of `train.gradient_checkpointing`)."
+        default=False,
+        description="FSDP's own activation checkpointing (use it instead of `train.gradient_checkpointing`).",
     )
     state_dict: Literal["sharded", "full"] = Field(
         default="sharded",
@@ -35,8 +39,12 @@ class FsdpOptions(Section):
 class DeepSpeedOptions(Section):
     """DeepSpeed ZeRO through the Trainer's integration (needs the `deepspeed` package)."""
 
-    zero_stage: Literal[2, 3] = Field(default=2, description="ZeRO stage: 2 shards optimizer states and gradients, 3 also parameters.")
-    offload_optimizer: bool = Field(default=False, description="ZeRO-Offload: optimizer states in CPU memory.")
+    zero_stage: Literal[2, 3] = Field(
+        default=2, description="ZeRO stage: 2 shards optimizer states and gradients, 3 also parameters."
+    )
+    offload_optimizer: bool = Field(
+        default=False, description="ZeRO-Offload: optimizer states in CPU memory."
+    )
     offload_param: bool = Field(default=False, description="ZeRO-3 only: parameters in CPU memory.")
     config: str | None = Field(
         default=None,
@@ -57,14 +65,19 @@ Strategy = Literal["ddp", "fsdp2", "deepspeed"]
 class DistributedSection(Section):
     """Processes, machines and the sharding strategy; `dayzero run` options override the counts and addresses."""
 
-    strategy: Strategy = Field(default="ddp", description="ddp (replicate), fsdp2 (shard with torch FSDP2) or deepspeed (ZeRO).")
-    nproc_per_node: int = Field(default=1, ge=1, description="Processes per machine (one per GPU; on CPU, gloo).")
+    strategy: Strategy = Field(
+        default="ddp", description="ddp (replicate), fsdp2 (shard with torch FSDP2) or deepspeed (ZeRO)."
+    )
+    nproc_per_node: int = Field(
+        default=1, ge=1, description="Processes per machine (one per GPU; on CPU, gloo)."
+    )
     nnodes: int = Field(default=1, ge=1, description="Machines taking part.")
     node_rank: int = Field(default=0, ge=0, description="This machine's index, 0 .. nnodes-1.")
     master_addr: str = Field(default="127.0.0.1", description="Address of node 0 (static rendezvous).")
     master_port: int = Field(default=29500, ge=1, le=65535, description="Port on node 0 (static rendezvous).")
     rdzv_endpoint: str | None = Field(
-        default=None, description="`host:port` of a c10d rendezvous (elastic launch) instead of master_addr/port."
+        default=None,
+        description="`host:port` of a c10d rendezvous (elastic launch) instead of master_addr/port.",
     )
     rdzv_id: str | None = Field(default=None, description="Job id shared by every node of a c10d rendezvous.")
     fsdp: FsdpOptions = Field(default_factory=FsdpOptions)

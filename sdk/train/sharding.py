@@ -57,7 +57,9 @@ def prepare_model(model: Any, plan: Plan) -> None:
     if missing:
         from dayzero.errors import RecipeError
 
-        raise RecipeError(f"the model has no module of class {sorted(missing)} (the family's `moe.block_class`)")
+        raise RecipeError(
+            f"the model has no module of class {sorted(missing)} (the family's `moe.block_class`)"
+        )
     set_z3_leaf_modules(model, sorted(classes, key=lambda c: c.__name__))
 
 
