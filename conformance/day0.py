@@ -106,8 +106,11 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     att_leaves = [p.rsplit(".", 1)[-1] for k, p in attention.items() if k != "extra"] + \
         [p.rsplit(".", 1)[-1] for p in attention.get("extra", [])]
     mlp_leaves = [p.rsplit(".", 1)[-1] for p in mlp.values()]
+    layer_cls = type(model.get_submodule(f"{layers}.0")).__name__  # FSDP2's wrap unit
     section: dict[str, Any] = {
-        "class": archs[0], "model_type": model_type, "layers": f"{layers}.{{}}", "attention": attention,
+        "class": archs[0], "model_type": model_type, "layers": f"{layers}.{{}}",
+        **({"decoder_layer": layer_cls} if layer_cls in (model._no_split_modules or []) else {}),
+        "attention": attention,
         "embeddings": emb, "lm_head": head,
         "tie_word_embeddings": bool(config.get("tie_word_embeddings", model.config.tie_word_embeddings)),
         "lora": {"attention": att_leaves, "mlp": mlp_leaves, "all-linear": att_leaves + mlp_leaves},
@@ -116,6 +119,9 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     if mlp:
         section["mlp"] = mlp
     if moe:
+        sparse = next(i for i in range(tiny["num_hidden_layers"]) if i not in dense)
+        parent = f"{layers}.{sparse}" + (f".{moe['experts'].rsplit('.', 1)[0]}" if "." in moe["experts"] else "")
+        moe = {**moe, "block_class": type(model.get_submodule(parent)).__name__}  # the ZeRO-3 leaf module
         section["moe"] = moe
         experts = moe["experts"]
         section["lora"]["target_parameters"] = [f"{experts}.{name}" for name in moe["fused_parameters"]]
