@@ -32,6 +32,20 @@ def test_grpo_learns_the_toy_rule(tmp_path: Path) -> None:
     assert last > first + 0.3, (first, last, rewards)
     assert info["plan"]["rl"]["rewards"][0]["name"] == "number_format"
 
+    # `dayzero eval RUN --base`: on the held-out prompts (val_size 8) the trained model answers with a
+    # number, greedily, far more often than the random base it started from.
+    from dayzero.sdk.evaluate import evaluate
+
+    report = evaluate(result.run_dir, base=True, max_new_tokens=6)
+    assert report.prompts == 8 and report.data == "held-out split of the run"
+    assert report.base is not None
+    after, before = report.model.metrics["reward/number_format"], report.base.metrics["reward/number_format"]
+    assert after is not None and before is not None and after >= before + 0.5, (before, after)
+    assert set(report.model.metrics) >= {"exact_match", "rougeL", "bleu", "reward/exact_match"}
+    saved = json.loads((result.run_dir / "eval" / "eval.json").read_text())
+    assert saved["delta"]["reward/number_format"] == pytest.approx(after - before)
+    assert json.loads((result.run_dir / "run.json").read_text())["eval"]["metrics"] == report.model.metrics
+
 
 def _rm_run(tmp_path: Path) -> Path:
     recipe = {
