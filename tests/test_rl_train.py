@@ -131,3 +131,52 @@ def test_grpo_with_every_reward_kind_kl_export_and_serve(tmp_path: Path, adapter
     config = json.loads((result.run_dir / "export" / "config.json").read_text())
     assert config["architectures"] == ["Qwen2ForCausalLM"]
     assert result.sample is not None  # served on loopback through the OpenAI API
+
+
+def test_grpo_rollouts_see_the_thinking_switch_and_tools(tmp_path: Path) -> None:
+    """Qwen3 with thinking off: the rollout prompt ends with the empty think block the template writes."""
+    (tmp_path / "seen_prompts.py").write_text(
+        "import json\n"
+        "def seen(prompts, completions, **kw):\n"
+        f"    open({str(tmp_path / 'prompts.json')!r}, 'w').write(json.dumps(prompts))\n"
+        "    return [0.0] * len(completions)\n"
+    )
+    data = tmp_path / "tools.jsonl"
+    tool = {
+        "type": "function",
+        "function": {"name": "add", "description": "Add.", "parameters": {"type": "object"}},
+    }
+    data.write_text(
+        "".join(
+            json.dumps({"prompt": [{"role": "user", "content": f"Add {i} and {i}."}], "tools": [tool]}) + "\n"
+            for i in range(4)
+        )
+    )
+    recipe = {
+        "name": "think",
+        "model": {"id": "tiny:qwen3"},
+        "data": {"datasets": [{"path": str(data), "kind": "prompt"}]},
+        "method": {"stage": "grpo", "adapter": "lora", "r": 4, "thinking": "off"},
+        "rl": {
+            "rewards": [{"kind": "think_format"}, {"kind": "python", "function": "seen_prompts:seen"}],
+            "num_generations": 2,
+            "max_completion_length": 4,
+        },
+        "train": {
+            "max_steps": 1,
+            "batch_size": 4,
+            "report_to": "none",
+            "output_dir": str(tmp_path / "{name}"),
+        },
+        "export": {"enabled": False},
+    }
+    recipe_path = tmp_path / "think.yaml"
+    import yaml
+
+    recipe_path.write_text(yaml.safe_dump(recipe))
+    sdk.run(recipe_path, console=False)
+    prompts = json.loads((tmp_path / "prompts.json").read_text())
+    assert all(p.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n") for p in prompts)
+    assert all(
+        "<tools>" in p and '"name": "add"' in p for p in prompts
+    )  # Qwen3's tools block in the system turn
