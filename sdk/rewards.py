@@ -260,10 +260,12 @@ def reward_model_dir(spec: str, base_dir: Path | None, where: str = "rl.rewards.
 
 
 class RewardModelReward:
-    """The score (logit 0) of a sequence classifier for prompt + completion, rendered by the family template.
+    """The score (logit 0) of a sequence classifier for prompt + completion, tokenized as the `rm` stage tokenized
+    its training pairs.
 
-    The `rm` stage trained on `render(prompt + reply)` token ids (`data.preprocess`), so the reply is
-    scored as the same rendered conversation, reasoning as `reasoning_content`, not as raw concatenation.
+    The ids come from the data module's own `rm` preprocessing (`data.preprocess`): the prompt rendered with
+    the generation prompt and the reply up to its end-of-turn token, each tokenized alone, so the reward
+    model scores exactly the kind of sequence it was trained on, reasoning passed as `reasoning_content`.
     """
 
     def __init__(
@@ -272,43 +274,66 @@ class RewardModelReward:
         self.model_dir, self.template, self.thinking, self.device = model_dir, template, thinking, device
         self.model: Any = None
         self.tokenizer: Any = None
+        self.pre: Any = None
         self.__name__ = "reward_model"
 
     def _load(self) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+        from .data.preprocess import Options, Preprocessor
+
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is not None:  # an exported tokenizer.json can carry batch padding; ids are scored one by one
+            backend.no_padding()
         model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir), use_safetensors=True)
         self.model = model.to(self.device or "cpu").eval()
         if self.template is None:
             from .templates import ChatTemplate
 
             self.template = ChatTemplate.for_tokenizer(self.tokenizer)
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 1 << 30
+        self.pre = Preprocessor(
+            self.template, self.tokenizer, Options("rm", int(limit), thinking=self.thinking)
+        )
+
+    def ids(self, messages: list[dict[str, Any]], completion: str, tools: Any = None) -> list[int] | None:
+        """The rm stage's `chosen_ids` for the prompt `messages` answered by `completion` (None: too long)."""
+        from .data.problems import Origin
+
+        if self.model is None:
+            self._load()
+        reasoning, answer = _split(completion, self.template)
+        reply: dict[str, Any] = {"role": "assistant", "content": answer}
+        if reasoning:
+            reply["reasoning_content"] = reasoning
+        row = {"prompt": messages, "chosen": [reply], "rejected": [reply], "tools": tools}
+        cols, _, problems = self.pre([(Origin("rollout", 1), row)])
+        if problems:
+            from dayzero.errors import TemplateError
+
+            raise TemplateError(f"the reward model cannot score this completion: {problems[0].detail}")
+        return cols["chosen_ids"][0] if cols["chosen_ids"] else None
 
     def __call__(
         self, prompts: Sequence[Any], completions: Sequence[str], **columns: Any
     ) -> list[float | None]:
         import torch
 
-        if self.model is None:
-            self._load()
         messages = columns.get("messages")
+        if messages is None:
+            raise RecipeError("a `reward_model` reward needs the prompts' messages (the `messages` column)")
         tools = columns.get("tools") or [None] * len(completions)
         scores: list[float | None] = []
         for i, completion in enumerate(completions):
-            if messages is None:
-                text = f"{prompts[i]}{completion}"
-            else:
-                reasoning, answer = _split(completion, self.template)
-                reply: dict[str, Any] = {"role": "assistant", "content": answer}
-                if reasoning:
-                    reply["reasoning_content"] = reasoning
-                conv = [*json.loads(messages[i]), reply]
-                tool_list = json.loads(tools[i]) if isinstance(tools[i], str) else tools[i]
-                text = self.template.render(conv, tools=tool_list, thinking=self.thinking)
-            ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            tool_list = json.loads(tools[i]) if isinstance(tools[i], str) else tools[i]
+            ids = self.ids(json.loads(messages[i]), completion, tool_list)
+            if ids is None:
+                scores.append(None)
+                continue
             with torch.inference_mode():
-                scores.append(float(self.model(input_ids=ids.to(self.model.device)).logits[0, 0]))
+                logits = self.model(input_ids=torch.tensor([ids], device=self.model.device)).logits
+            scores.append(float(logits[0, 0]))
         return scores
 
 

@@ -47,7 +47,10 @@ def test_grpo_learns_the_toy_rule(tmp_path: Path) -> None:
     assert json.loads((result.run_dir / "run.json").read_text())["eval"]["metrics"] == report.model.metrics
 
 
-def _rm_run(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def rm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny reward model (a dayzero `rm` run, exported), shared by the tests of this module."""
+    tmp_path = tmp_path_factory.mktemp("rm")
     recipe = {
         "name": "rm",
         "model": {"id": "tiny:qwen2"},
@@ -65,8 +68,8 @@ def _rm_run(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("adapter", ["lora", "full"])
-def test_grpo_with_every_reward_kind_kl_export_and_serve(tmp_path: Path, adapter: str) -> None:
-    rm_dir = _rm_run(tmp_path)
+def test_grpo_with_every_reward_kind_kl_export_and_serve(tmp_path: Path, adapter: str, rm_run: Path) -> None:
+    rm_dir = rm_run
     data = tmp_path / "gold.jsonl"
     data.write_text(
         "".join(
@@ -180,3 +183,37 @@ def test_grpo_rollouts_see_the_thinking_switch_and_tools(tmp_path: Path) -> None
     assert all(
         "<tools>" in p and '"name": "add"' in p for p in prompts
     )  # Qwen3's tools block in the system turn
+
+
+def test_reward_model_scores_the_ids_the_rm_stage_trained_on(rm_run: Path) -> None:
+    """The reward of a completion is the rm's logit on the same token ids its training rows had."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from dayzero.sdk.data import DataConfig, prepare
+    from dayzero.sdk.rewards import RewardModelReward, reward_model_dir
+    from dayzero.sdk.templates import ChatTemplate
+
+    export = reward_model_dir(str(rm_run), None)
+    assert export == rm_run / "export"
+    tok = AutoTokenizer.from_pretrained(str(export))
+    template = ChatTemplate.for_tokenizer(tok)
+    rows = prepare(
+        DataConfig(datasets=["demo_preference"], max_samples=1), stage="rm", template=template, tokenizer=tok
+    )
+    chosen_ids = rows.train[0]["chosen_ids"]
+    model = AutoModelForSequenceClassification.from_pretrained(str(export)).eval()
+    with torch.no_grad():
+        expected = float(model(input_ids=torch.tensor([chosen_ids])).logits[0, 0])
+    raw = json.loads(
+        Path(sdk.__file__)
+        .parents[1]
+        .joinpath("recipes", "data", "preference_demo.jsonl")
+        .read_text()
+        .splitlines()[0]
+    )
+    reward = RewardModelReward(export, template, thinking=None)
+    got = reward(
+        prompts=["(unused)"], completions=[raw["chosen"][-1]["content"]], messages=[json.dumps(raw["prompt"])]
+    )
+    assert got[0] == pytest.approx(expected, abs=1e-5)
