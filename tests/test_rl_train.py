@@ -12,7 +12,7 @@ from dayzero import sdk
 pytestmark = pytest.mark.slow
 
 
-def test_grpo_learns_the_toy_rule(tmp_path: Path) -> None:
+def test_grpo_learns_the_toy_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The bundled quickstart-grpo: a random tiny model learns to answer with a number.
 
     At the start about 1 in 8 completions starts with a digit (the share of digit tokens in the tiny
@@ -45,6 +45,30 @@ def test_grpo_learns_the_toy_rule(tmp_path: Path) -> None:
     saved = json.loads((result.run_dir / "eval" / "eval.json").read_text())
     assert saved["delta"]["reward/number_format"] == pytest.approx(after - before)
     assert json.loads((result.run_dir / "run.json").read_text())["eval"]["metrics"] == report.model.metrics
+
+    # The command line, on a MODEL directory with a dataset: JSON out, eval.json where --out says.
+    from dayzero.cli import main
+
+    out = tmp_path / "model-eval"
+    capsys.readouterr()  # drop what training printed
+    main(
+        [
+            "eval",
+            str(result.run_dir / "final"),
+            "--data",
+            "demo_prompts",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--reward",
+            r"regex=^-?\d",
+            "--json",
+        ]
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["prompts"] == 3 and printed["metrics"]["reward/regex"] is not None
+    assert json.loads((out / "eval.json").read_text())["metrics"] == printed["metrics"]
 
 
 @pytest.fixture(scope="module")
