@@ -137,6 +137,7 @@ def generate(
     service: Any, rows: Sequence[Any], *, max_new_tokens: int, thinking: str | None = None
 ) -> list[str]:
     """Greedy answers through the service's chat path; a reasoning block comes back in the family's delimiters."""
+    from .serve.api_errors import ApiError
     from .serve.schemas import ChatCompletionRequest
 
     fmt = service.formatting
@@ -155,7 +156,10 @@ def generate(
             temperature=0,
             chat_template_kwargs=kwargs,
         )
-        message = asyncio.run(service.chat(req)).choices[0].message
+        try:
+            message = asyncio.run(service.chat(req)).choices[0].message
+        except ApiError as exc:  # e.g. a prompt longer than the model's context
+            raise DataError(f"{row.origin}: the model cannot answer this prompt: {exc.message}") from None
         text = message.content or ""
         if message.reasoning_content is not None and fmt.reasoning_open and fmt.reasoning_close:
             text = f"{fmt.reasoning_open}{message.reasoning_content}{fmt.reasoning_close}{text}"
