@@ -71,9 +71,8 @@ def prepare_prompts(plan: Plan, loaded: LoadedRecipe, template: Any) -> tuple[An
     if not rendered:
         raise DataError(f"no prompts left of {prompts.stats.rows_read} rows read", hint="check `dayzero data stats`")
     held = render(prompts.held_out, template, thinking=thinking, on_unsupported=config.on_unsupported)
-    stats = asdict(prompts.stats)
+    stats = prompts.stats.to_json()
     stats.pop("lengths", None)
-    stats["problems"] = {str(k): v for k, v in (stats.get("problems") or {}).items()}
     train = datasets.Dataset.from_dict(trainer_rows(rendered))
     info = {
         "fingerprint": getattr(train, "_fingerprint", None), "rows": len(rendered), "eval_rows": len(held),
