@@ -284,7 +284,9 @@ class RewardModelReward:
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir))
         backend = getattr(self.tokenizer, "backend_tokenizer", None)
-        if backend is not None:  # an exported tokenizer.json can carry batch padding; ids are scored one by one
+        if (
+            backend is not None
+        ):  # an exported tokenizer.json can carry batch padding; ids are scored one by one
             backend.no_padding()
         model = AutoModelForSequenceClassification.from_pretrained(str(self.model_dir), use_safetensors=True)
         self.model = model.to(self.device or "cpu").eval()
