@@ -17,6 +17,7 @@ from dayzero.registry.ruleset import fired
 from dayzero.registry.schema import Family
 
 from .artifacts import unsafe_output_dirs
+from .compile_rl import GRPO_TRAINER, grpo_config, rl_plan
 from .distributed import distributed_plan
 from .distributed import facts as distributed_facts
 from .plan import AdapterPlan, ExportPlan, ModelPlan, Plan, TemplatePlan, TrainerPlan
@@ -33,6 +34,8 @@ TRAINERS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "kto": ("trl", "KTOTrainer", "KTOConfig", {}),
     "orpo": ("trl.experimental.orpo", "ORPOTrainer", "ORPOConfig", {}),
     "simpo": ("trl.experimental.cpo", "CPOTrainer", "CPOConfig", {"loss_type": "simpo", "cpo_alpha": 0.0}),
+    "grpo": GRPO_TRAINER,
+    "ppo": GRPO_TRAINER,  # never built: `compile_rl.rl_plan` refuses ppo (TRL 1.16 has no PPOTrainer)
 }
 
 # Stages whose config takes `beta`, and the name it goes by.
@@ -102,6 +105,7 @@ def compile(
     )
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
+    rl = rl_plan(r, loaded, family, cuda, problems)
     trainer = _trainer_plan(r, cuda)
     for target in r.train.report_list():  # caught here rather than by TrainingArguments after the model loaded
         if importlib.util.find_spec(target) is None:
@@ -140,6 +144,7 @@ def compile(
         export=export,
         distributed=distributed,
         serve_command=_serve_command(r, export.out, family),
+        rl=rl,
         runtime={"cuda": cuda, "device": "cuda" if cuda else "cpu"},
         facts=facts,
         warnings=warnings,
@@ -308,6 +313,11 @@ def _trainer_plan(r: Recipe, cuda: bool) -> TrainerPlan:
         config[_BETA_FIELD[r.method.stage]] = r.method.beta
     if r.method.stage == "simpo":
         config["simpo_gamma"] = r.method.simpo_gamma
+    if r.method.stage == "grpo" and r.rl is not None:
+        config |= grpo_config(r)
+    elif r.data.val_size > 0:  # the held-out split reaches the trainer (GRPO's is scored by `dayzero eval`)
+        config |= {"eval_strategy": "steps", "eval_steps": t.eval_steps or t.save_steps,
+                   "per_device_eval_batch_size": t.batch_size}
     return TrainerPlan(stage=r.method.stage, module=module, trainer=trainer, config_class=config_class, config=config)
 
 
@@ -413,6 +423,7 @@ def _facts(r: Recipe, family: Family, template: TemplatePlan, kind: str | None, 
         "template": {"format": template.format, "reasoning": template.reasoning},
         "export": {"merge": r.export.merge, "enabled": r.export.enabled},
         "serve": {"backend": r.serve.backend} if r.serve else {},
+        "rl": {"generation": r.rl.generation} if r.rl else {},
         "runtime": {"cuda": cuda},
         "family": {"id": family.id, "serving": {"vllm_architecture": family.serving.vllm_architecture}},
     }

@@ -29,9 +29,13 @@ def training_template(plan: Plan, tokenizer: Any) -> tuple[Any, bool]:
     return ChatTemplate.for_family(family, plan.model.checkpoint), True
 
 
-def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> tuple[Any, dict[str, Any]]:
-    """The recipe's datasets tokenized for the plan's stage, and what run.json records about them."""
+def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The recipe's datasets tokenized for the plan's stage (train, held-out or None), and what run.json
+    records about them."""
     from dayzero.sdk.data.pipeline import prepare as prepare_rows
+
+    if plan.rl is not None:
+        return prepare_prompts(plan, loaded, template)
 
     config = loaded.recipe.data
     if plan.template.thinking is not None and config.thinking is None:
@@ -48,4 +52,30 @@ def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> 
         "columns": list(prepared.columns),
         "stats": stats,
     }
-    return prepared.train, info
+    return prepared.train, prepared.eval, info
+
+
+def prepare_prompts(plan: Plan, loaded: LoadedRecipe, template: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """The online stage's prompts, rendered by the training template (generation prompt, tools, thinking)."""
+    import datasets
+
+    from dayzero.errors import DataError
+    from dayzero.sdk.data.prompts import read_prompts, render, trainer_rows
+
+    assert plan.rl is not None
+    config = loaded.recipe.data
+    prompts = read_prompts(config, base_dir=loaded.base_dir, columns=plan.rl.columns)
+    thinking = plan.template.thinking or config.thinking
+    rendered = render(prompts.train, template, thinking=thinking, on_unsupported=config.on_unsupported,
+                      stats=prompts.stats)
+    if not rendered:
+        raise DataError(f"no prompts left of {prompts.stats.rows_read} rows read", hint="check `dayzero data stats`")
+    held = render(prompts.held_out, template, thinking=thinking, on_unsupported=config.on_unsupported)
+    stats = prompts.stats.to_json()
+    stats.pop("lengths", None)
+    train = datasets.Dataset.from_dict(trainer_rows(rendered))
+    info = {
+        "fingerprint": getattr(train, "_fingerprint", None), "rows": len(rendered), "eval_rows": len(held),
+        "columns": list(train.column_names), "stats": stats,
+    }
+    return train, None, info  # GRPO's own eval generates: the held-out prompts are scored by `dayzero eval`

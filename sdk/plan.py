@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .plan_rl import RLPlan
+
 
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -104,6 +106,7 @@ class Plan(_Data):
     export: ExportPlan
     distributed: DistributedPlan
     serve_command: list[str] | None
+    rl: RLPlan | None = Field(default=None, description="Online stages: rollouts, rewards, code that runs.")
     runtime: dict[str, Any]
     facts: dict[str, Any] = Field(description="What families/rules.yaml is evaluated against.")
     warnings: list[str] = Field(default_factory=list, description="Rules with severity warning that fired.")
@@ -126,6 +129,8 @@ class Plan(_Data):
             + (f", launched as: {shlex.join(self.distributed.launch)}" if self.distributed.launch else ""),
             f"  export    {'; '.join(e.steps) if e.enabled else 'off'}",
         ]
+        if self.rl is not None:
+            lines.extend(self.rl.render_lines())
         if self.serve_command:
             lines.append(f"  serve     {' '.join(self.serve_command)}")
         lines.extend(f"  warning   {w}" for w in self.warnings)

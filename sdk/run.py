@@ -37,6 +37,7 @@ from .plan import Plan
 from .recipe.load import LoadedRecipe, load_recipe
 from .runguard import begin_run, recorded
 from .runinfo import library_versions, plot_losses, quiet_library_deprecations, rank, write_run_json
+from .runseries import eval_arguments, run_series
 from .write_errors import writing
 
 
@@ -126,8 +127,9 @@ def _stages(
     """setup, data, train, export, sample: each stage's facts go into run.json as it ends."""
     say(plan.render())
     setup_ = setup(plan, loaded, run_dir)
+    eval_dataset = None
     if train_dataset is None:
-        train_dataset, data_info = prepare_data(plan, loaded, setup_)
+        train_dataset, eval_dataset, data_info = prepare_data(plan, loaded, setup_)
     else:
         data_info = {"fingerprint": getattr(train_dataset, "_fingerprint", None), "rows": len(train_dataset)}
     info["data"] = data_info
@@ -141,7 +143,9 @@ def _stages(
             say(f"--resume: skipping {path.name}, incomplete: {reason}")
         say(f"--resume: continuing from {checkpoint.name}" if checkpoint else "--resume: no complete checkpoint; starting afresh")
         info["resumed_from"] = checkpoint.name if checkpoint else None
-    metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks)
+    metrics, losses = train(
+        plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks, eval_dataset=eval_dataset
+    )
     result = RunResult(run_dir=run_dir, plan=plan, metrics=metrics, losses=losses)
     info.update(metrics=metrics, losses=losses, status="trained")
     from .train.sharding import leave_engine
@@ -149,6 +153,7 @@ def _stages(
     leave_engine(plan)
     if rank() != 0:
         return result
+    info.update(run_series(run_dir))  # eval losses and rewards per logged step, where the stage has them
     write_run_json(run_dir, info)
     with writing(run_dir / "loss.png"):
         plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
@@ -194,8 +199,9 @@ def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
     return Setup(model_dir=path, tokenizer=tokenizer, template=template, generated_template=generated)
 
 
-def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, dict[str, Any]]:
-    """The recipe's `data:` section as a dataset the plan's trainer accepts, and facts about it."""
+def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, Any, dict[str, Any]]:
+    """The recipe's `data:` section as datasets the plan's trainer accepts (train, held-out or None), and
+    facts about them."""
     from .data_bridge import prepare
 
     return prepare(plan, loaded, setup_.tokenizer, setup_.template)
@@ -209,6 +215,7 @@ def train(
     *,
     resume: bool = False,
     callbacks: list[Any] | None = None,
+    eval_dataset: Any = None,
 ) -> tuple[dict[str, Any], list[float]]:
     """Load the base, apply the adapter, train with TRL; save the result and the tokenizer under final/."""
     import torch
@@ -227,7 +234,10 @@ def train(
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
         prepare_model(model, plan)  # ZeRO-3 leaf modules, where the plan names them
-        trainer = build_trainer(plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks)
+        trainer = build_trainer(
+            plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks,
+            **eval_arguments(plan, eval_dataset),
+        )
         with writing(run_dir / "checkpoints"):  # a full disk shows first where the trainer saves checkpoints
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     history = trainer.state.log_history

@@ -81,6 +81,13 @@ def build_trainer(
     **config_extra: Any,
 ) -> Any:
     """The trainer, ready for `.train()`."""
+    if plan.rl is not None:  # the online stage: rollouts and rewards (sdk.train.rl)
+        from .rl import build_grpo_trainer
+
+        return build_grpo_trainer(
+            plan, model, tokenizer, train_dataset, output_dir, eval_dataset=eval_dataset, callbacks=callbacks,
+            **config_extra,
+        )
     trainer_cls, _ = trainer_classes(plan)
     if is_tokenized(train_dataset) and plan.trainer.trainer not in ("SFTTrainer", "RewardTrainer"):
         trainer_cls = _passthrough(trainer_cls)  # SFT and Reward detect tokenized rows themselves
