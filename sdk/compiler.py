@@ -24,6 +24,7 @@ from .plan import AdapterPlan, ExportPlan, ModelPlan, Plan, TemplatePlan, Traine
 from .recipe.load import LoadedRecipe, load_recipe
 from .recipe.method import MethodSection
 from .recipe.schema import Recipe
+from .train.head_choice import choose_head
 
 # Stage -> (module, trainer class, config class, fixed config arguments). SimPO is CPO with its loss.
 TRAINERS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
@@ -107,6 +108,8 @@ def compile(
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
     rl = rl_plan(r, loaded, family, cuda, problems)
     trainer = _trainer_plan(r, cuda)
+    head = choose_head(r.method.stage, cuda=cuda, requested=r.train.lm_head, moe=family.architecture.moe is not None)
+    trainer = trainer.model_copy(update={"lm_head": head.head, "lm_head_reason": head.reason})
     for target in r.train.report_list():  # caught here rather than by TrainingArguments after the model loaded
         if importlib.util.find_spec(target) is None:
             problems.append(f"[train.report_to] `{target}` needs the {target} package, which is not installed")

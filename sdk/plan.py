@@ -59,6 +59,8 @@ class TrainerPlan(_Data):
     trainer: str
     config_class: str
     config: dict[str, Any] = Field(description="Arguments to the config class (paths filled in at run time).")
+    lm_head: str = Field(default="trl", description="trl | chunked | model: what scores tokens (sdk.train.head_choice).")
+    lm_head_reason: str = Field(default="", description="Why that head was chosen.")
 
 
 class DistributedPlan(_Data):
@@ -124,6 +126,7 @@ class Plan(_Data):
             + (f" training the last {a.trainable_layers} layer(s)" if a.trainable_layers else "")
             + (f", quantized {a.quantization.get('method')}" if a.quantization else ""),
             f"  trainer   {tr.module}.{tr.trainer} with {tr.config_class} (stage {tr.stage})",
+            f"  lm head   {tr.lm_head}: {tr.lm_head_reason}",
             f"  run dir   {self.run_dir}",
             f"  processes {self.distributed.world_size} ({self.distributed.strategy})"
             + (f", launched as: {shlex.join(self.distributed.launch)}" if self.distributed.launch else ""),

@@ -37,6 +37,12 @@ class TrainSection(Section):
     output_dir: str = Field(
         default="runs/{name}", description="Run directory, relative to the working directory; `{name}`: the recipe name."
     )
+    lm_head: Literal["auto", "trl", "chunked"] = Field(
+        default="auto",
+        description="What scores tokens in sft/pt/dpo/kto: TRL's fused head (best on CUDA), dayzero's chunked head "
+        "(best on CPU), or `auto` (by device; see `dayzero plan`).",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _moved_to_distributed(cls, data: Any) -> Any:

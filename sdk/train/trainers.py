@@ -101,7 +101,7 @@ def build_trainer(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", UserWarning)
-        return trainer_cls(
+        trainer = trainer_cls(
             model=model,
             args=args,
             train_dataset=train_dataset,
@@ -109,3 +109,10 @@ def build_trainer(
             processing_class=tokenizer,
             callbacks=callbacks,
         )
+    if plan.trainer.lm_head == "chunked":  # decided by the compiler (sdk.train.head_choice)
+        from .head_choice import head_outputs
+        from .lm_head import install_on_trainer
+
+        weighting = bool(getattr(args, "use_weighting", False))
+        install_on_trainer(trainer, head_outputs(plan.trainer.trainer, use_weighting=weighting))
+    return trainer
