@@ -84,23 +84,57 @@ def test_train_false_message_is_not_trained(tpl, tok):
     assert [t for t in cols["labels"][0] if t != X] == [ord("A"), E]
 
 
-def test_truncation_keeps_whole_turns_and_ends_on_end_of_turn(tpl, tok):
+def test_truncation_turns_keeps_whole_turns_and_ends_on_end_of_turn(tpl, tok):
     first = turn("system", "S") + turn("user", "Hi") + header() + [*ords("Yo"), E]
     full = len(first) + 1 + len(turn("user", "Q") + header()) + 3
     # one token short of the whole row: only the final "\n" (after the last <|im_end|>) goes
-    cols, stats, _ = run(tpl, tok, [{"messages": CONV}], cutoff_len=full - 1)
+    cols, stats, _ = run(tpl, tok, [{"messages": CONV}], cutoff_len=full - 1, truncation="turns")
     assert cols["input_ids"][0][-2:] == [ord("A"), E] and len(cols["input_ids"][0]) == full - 1
     assert (stats.truncated, stats.turns_dropped) == (1, 0)
     # two short: the second turn cannot end on its <|im_end|>, so the row is cut right after the first one
-    cols, stats, _ = run(tpl, tok, [{"messages": CONV}], cutoff_len=full - 2)
+    cols, stats, _ = run(tpl, tok, [{"messages": CONV}], cutoff_len=full - 2, truncation="turns")
     assert cols["input_ids"] == [first]
     assert cols["labels"][0][-3:] == [*ords("Yo"), E]
     assert (stats.truncated, stats.turns_dropped, stats.too_long) == (1, 1, 0)
 
 
-def test_a_row_whose_first_reply_does_not_fit_is_dropped_and_counted(tpl, tok):
-    cols, stats, _ = run(tpl, tok, [{"messages": CONV}, {"messages": CONV[:3]}], cutoff_len=10)
-    assert cols["input_ids"] == [] and stats.too_long == 2 and stats.rows_kept == 0
+def test_truncation_turns_drops_a_row_whose_first_reply_does_not_fit(tpl, tok):
+    prompt = turn("system", "S") + turn("user", "Hi") + header()
+    cols, stats, _ = run(tpl, tok, [{"messages": CONV[:3]}], cutoff_len=len(prompt) + 1, truncation="turns")
+    assert cols["input_ids"] == [] and stats.too_long == 1
+
+
+def test_default_truncation_cuts_inside_the_turn_that_does_not_fit(tpl, tok):
+    first = turn("system", "S") + turn("user", "Hi") + header()
+    second = turn("user", "Q") + header()
+    full = [*first, *ords("Yo"), E, NL, *second, ord("A"), E, NL]
+    # two short: the second reply keeps its "A" (trained) and loses <|im_end|> and "\n"; the first keeps its end
+    cols, stats, _ = run(tpl, tok, [{"messages": CONV}], cutoff_len=len(full) - 2)
+    assert cols["input_ids"] == [full[:-2]]
+    assert cols["labels"] == [[X] * len(first) + [*ords("Yo"), E, X] + [X] * len(second) + [ord("A")]]
+    assert (stats.truncated, stats.turns_dropped, stats.too_long, stats.rows_kept) == (1, 1, 0, 1)
+
+
+def test_default_truncation_keeps_a_row_whose_first_reply_does_not_fit(tpl, tok):
+    prompt = turn("system", "S") + turn("user", "Hi") + header()
+    cols, stats, _ = run(tpl, tok, [{"messages": CONV}], cutoff_len=len(prompt) + 1)
+    assert cols["input_ids"] == [[*prompt, ord("Y")]]
+    assert cols["labels"] == [[X] * len(prompt) + [ord("Y")]]
+    assert (stats.truncated, stats.turns_dropped, stats.too_long) == (1, 2, 0)
+
+
+def test_a_row_whose_prompt_alone_does_not_fit_is_dropped_and_counted(tpl, tok):
+    # the system turn alone is 12 tokens: nothing trained would remain within 10, in any mode
+    for mode in ("cut", "turns", "drop"):
+        cols, stats, _ = run(tpl, tok, [{"messages": CONV}, {"messages": CONV[:3]}], cutoff_len=10, truncation=mode)
+        assert cols["input_ids"] == [] and stats.too_long == 2 and stats.rows_kept == 0
+
+
+def test_truncation_drop_drops_every_row_too_long(tpl, tok):
+    short = turn("system", "S") + turn("user", "Hi") + header() + [*ords("Yo"), E, NL]
+    cols, stats, _ = run(tpl, tok, [{"messages": CONV}, {"messages": CONV[:3]}], cutoff_len=len(short),
+                         truncation="drop")
+    assert cols["input_ids"] == [short] and (stats.too_long, stats.rows_kept, stats.truncated) == (1, 1, 0)
 
 
 def test_a_template_refusal_is_a_row_problem(tok):

@@ -148,7 +148,8 @@ def prepare(
     packing = config.packing if config.packing is not None else stage == "pt"
     if packing and stage not in ("sft", "pt"):
         raise DataError(f"packing applies to sft and pt rows, not to stage `{stage}`", hint="set `packing: false`")
-    options = Options(stage, config.cutoff_len, config.train_on_prompt, config.mask_history, config.thinking, packing)
+    options = Options(stage, config.cutoff_len, config.train_on_prompt, config.mask_history, config.thinking, packing,
+                      config.truncation)
     specs = resolve_specs(config, stage, base_dir)
     if config.streaming:
         return _prepare_streaming(config, specs, options, template, tokenizer)

@@ -28,11 +28,15 @@ trainer wrapper must skip TRL's own dataset preparation for these stages. A pref
 of ``render(prompt + reply)`` up to the end of its last trained span (its end-of-turn token), tokenized
 alone. A template that does not render the prompt as a prefix of prompt + reply makes the row a problem.
 
-Truncation policy (``cutoff_len``): sequences keep their start (system prompt and first turns). An sft
-conversation that is too long loses whole turns from the end: it is cut right after the end-of-turn
-token of the last assistant message that still fits. A row whose first assistant reply does not fit,
-and a preference/kto row whose prompt + longest reply does not fit, is dropped and counted
-(``too_long``). A pt document longer than ``cutoff_len`` is split into chunks when packing, else cut.
+Truncation policy (``cutoff_len``, ``truncation``): sequences keep their start (system prompt and first
+turns). An sft conversation that is too long is, by default (``cut``), cut at ``cutoff_len`` inside the turn
+that does not fit, as LLaMA-Factory does, so every row is kept: the turns before it keep their end-of-turn
+labels and the cut reply is trained up to the cut (labels are the kept tokens' own, nothing past the cut).
+``turns`` cuts right after the end-of-turn token of the last assistant message that still fits instead, and
+drops a row whose first reply does not fit; ``drop`` drops every row longer than ``cutoff_len``. Dropped rows
+are counted (``too_long``); so, in every mode, is a row whose prompt alone leaves no trained token within
+``cutoff_len``. A preference/kto row whose prompt + longest reply does not fit is dropped. A pt document
+longer than ``cutoff_len`` is split into chunks when packing, else cut.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ class Options:
     mask_history: bool = False
     thinking: str | None = None
     packing: bool = False
+    truncation: str = "cut"  # cut | turns | drop (sft; see the module docstring)
 
 
 class Tokens:
@@ -179,7 +184,7 @@ class Preprocessor:
             trained = _trained_tokens(len(text), ranges, starts, ends)
             n = len(ids)
             if n > cutoff:
-                found = self._cut(ends, trained, turn_ends, cutoff)
+                found = self._truncate(ends, trained, turn_ends, cutoff)
                 if found is None:
                     stats.too_long += 1
                     continue
@@ -211,6 +216,16 @@ class Preprocessor:
         text = "".join(seg.text for seg in segments)
         turn_ends = sorted({**untrained_ends, **ends}.values())
         return text, trained_ranges(segments, flags), turn_ends
+
+    def _truncate(self, ends: np.ndarray, trained: np.ndarray, turn_ends: list[int], cutoff: int) -> tuple[int, int] | None:
+        """(tokens to keep, assistant messages kept whole) under the `truncation` mode, or None to drop the row."""
+        mode = self.options.truncation
+        if mode == "turns":
+            return self._cut(ends, trained, turn_ends, cutoff)
+        if mode == "drop" or not trained[:cutoff].any():
+            return None
+        whole = sum(1 for end in turn_ends if int(np.searchsorted(ends, end, side="right")) <= cutoff)
+        return cutoff, whole
 
     @staticmethod
     def _cut(ends: np.ndarray, trained: np.ndarray, turn_ends: list[int], cutoff: int) -> tuple[int, int] | None:

@@ -65,9 +65,9 @@ class Stats:
     eval_rows: int = 0
     problems: Counter[str] = field(default_factory=Counter)  # format problems per reason (skipped rows)
     examples: list[str] = field(default_factory=list)  # the first few problems, rendered
-    truncated: int = 0  # rows that lost later turns to cutoff_len
-    turns_dropped: int = 0  # assistant turns removed by truncation
-    too_long: int = 0  # rows dropped: even their first exchange does not fit cutoff_len
+    truncated: int = 0  # rows cut to cutoff_len
+    turns_dropped: int = 0  # assistant turns not kept whole by truncation
+    too_long: int = 0  # rows dropped for cutoff_len (by `truncation: drop | turns`, or no trained token fits)
     no_labels: int = 0  # rows dropped: no token left to train (every reply marked `train: false`)
     split_docs: int = 0  # pt: documents longer than cutoff_len, split into several rows
     tokens: int = 0  # tokens in kept rows

@@ -55,7 +55,8 @@ def preview(
     from .preprocess import Options, Preprocessor
 
     specs = resolve_specs(config, stage, base_dir)
-    options = Options(stage, config.cutoff_len, config.train_on_prompt, config.mask_history, config.thinking)
+    options = Options(stage, config.cutoff_len, config.train_on_prompt, config.mask_history, config.thinking,
+                      truncation=config.truncation)
     pre = Preprocessor(template, tokenizer, options)
     log = _Pending()
     shown = 0

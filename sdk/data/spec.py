@@ -183,6 +183,12 @@ class DataConfig(_Model):
         default=0.0, ge=0, description="Validation split: a fraction in (0, 1), or a row count when >= 1."
     )
     cutoff_len: int = Field(default=1024, gt=0, description="Longest tokenized row (see preprocess truncation policy).")
+    truncation: Literal["cut", "turns", "drop"] = Field(
+        default="cut",
+        description="An sft row longer than cutoff_len: cut (at cutoff_len, inside the turn that does not fit; "
+        "every row is kept, as LLaMA-Factory does) | turns (after the last whole reply that fits; a row whose "
+        "first reply does not fit is dropped) | drop (dropped). Dropped rows are counted as `too_long`.",
+    )
     packing: bool | None = Field(
         default=None, description="Pack rows into fixed cutoff_len rows; default: on for pt, off otherwise."
     )
