@@ -83,7 +83,7 @@ class Options:
 
 
 class Tokens:
-    """Batched tokenization with character end offsets, through the fast tokenizer's Rust backend."""
+    """Batched tokenization through the fast tokenizer's Rust backend (its Encodings keep the offsets)."""
 
     def __init__(self, tokenizer: Any) -> None:
         backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -98,15 +98,6 @@ class Tokens:
     def ids(self, texts: Sequence[str], special: bool = False) -> list[list[int]]:
         return [e.ids for e in self.backend.encode_batch(list(texts), add_special_tokens=special)]
 
-    def with_offsets(self, texts: Sequence[str]) -> list[tuple[list[int], np.ndarray, np.ndarray]]:
-        """Ids with each token's character start and end (the offset mapping), for a batch of texts."""
-        out = []
-        for enc in self.backend.encode_batch(list(texts), add_special_tokens=False):
-            pairs = enc.offsets  # fromiter over the flattened pairs: half the cost of np.asarray(pairs)
-            flat = np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs))
-            out.append((enc.ids, flat[0::2], flat[1::2]))
-        return out
-
 
 def _trained_tokens(n_chars: int, ranges: list[tuple[int, int]], starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Which tokens are trained: any of their characters is (an empty span: its position is).
@@ -120,6 +111,59 @@ def _trained_tokens(n_chars: int, ranges: list[tuple[int, int]], starts: np.ndar
     prefix = np.concatenate(([0], np.cumsum(mask)))
     inside = prefix[ends] - prefix[starts] > 0
     return np.where(ends > starts, inside, mask[np.minimum(starts, n_chars)] > 0)
+
+
+def _offsets(enc: Any) -> tuple[np.ndarray, np.ndarray]:
+    pairs = enc.offsets  # fromiter over the flattened pairs: half the cost of np.asarray(pairs)
+    flat = np.fromiter(chain.from_iterable(pairs), dtype=np.int64, count=2 * len(pairs))
+    return flat[0::2], flat[1::2]
+
+
+def _spans_from_mask(trained: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], trained.astype(np.int8), [0]))))
+    return [(int(a), int(b)) for a, b in zip(edges[0::2], edges[1::2], strict=True)]
+
+
+def _token_spans(enc: Any, ranges: list[tuple[int, int]], n_tokens: int) -> list[tuple[int, int]] | None:
+    """Token ranges [i, j) holding trained characters, found at the range boundaries only.
+
+    The same rule as ``_trained_tokens`` (a token is trained when any of its characters is; an empty token
+    when its position is), asked of the encoding at each range's first and last character (and their
+    neighbours, for tokens sharing a character) instead of converting every token's offsets: the offset
+    mapping of a batch costs about a tenth of tokenizing it, a few lookups per conversation almost nothing.
+    None when a boundary character belongs to no token (a normalizer removed it): the caller then takes the
+    per-token path.
+    """
+    spans: list[tuple[int, int]] = []
+    for a, b in ranges:
+        i, j = enc.char_to_token(a), enc.char_to_token(b - 1)
+        if i is None or j is None:
+            return None
+        while i > 0:  # earlier tokens sharing the first character (a byte-level split of one character)
+            s, e = enc.token_to_chars(i - 1)
+            if not (e > a or (s == e and a <= s < b)):
+                break
+            i -= 1
+        while j + 1 < n_tokens:  # later tokens sharing the last character, or empty ones inside the range
+            s, e = enc.token_to_chars(j + 1)
+            if not (s < b and (e > s or s >= a)):
+                break
+            j += 1
+        if spans and i <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], j + 1))
+        else:
+            spans.append((i, j + 1))
+    return spans
+
+
+def _tokens_ending_by(enc: Any, char_end: int, n_tokens: int) -> int:
+    """How many leading tokens end at or before character `char_end` (searchsorted(ends, char_end, right))."""
+    t = enc.char_to_token(char_end - 1) if char_end > 0 else None
+    if t is None:
+        return int(np.searchsorted(_offsets(enc)[1], char_end, side="right"))
+    while t + 1 < n_tokens and enc.token_to_chars(t + 1)[1] <= char_end:
+        t += 1
+    return t + 1 if enc.token_to_chars(t)[1] <= char_end else t
 
 
 Item = tuple[Origin, dict[str, Any]]
@@ -178,26 +222,33 @@ class Preprocessor:
                 problems.append(Problem(origin, TEMPLATE, exc.message))
                 continue
             rendered.append(self._spans(row["messages"], segments))
-        encoded = self.tokens.with_offsets([r[0] for r in rendered])
+        encodings = self.tokens.backend.encode_batch([r[0] for r in rendered], add_special_tokens=False)
         cutoff = self.options.cutoff_len
-        for (text, ranges, turn_ends), (ids, starts, ends) in zip(rendered, encoded, strict=True):
-            trained = _trained_tokens(len(text), ranges, starts, ends)
+        for (text, ranges, turn_ends), enc in zip(rendered, encodings, strict=True):
+            ids = enc.ids
+            spans = _token_spans(enc, ranges, len(ids))
+            if spans is None:  # a character no token covers: the exact per-token rule over the offset mapping
+                spans = _spans_from_mask(_trained_tokens(len(text), ranges, *_offsets(enc)))
             n = len(ids)
             if n > cutoff:
-                found = self._truncate(ends, trained, turn_ends, cutoff)
+                found = self._truncate(enc, spans, turn_ends, cutoff)
                 if found is None:
                     stats.too_long += 1
                     continue
                 cut, kept_turns = found
                 stats.truncated += 1
                 stats.turns_dropped += len(turn_ends) - kept_turns
-                ids, trained, n = ids[:cut], trained[:cut], cut
-            n_trained = int(trained.sum())
+                ids, n = ids[:cut], cut
+                spans = [(i, min(j, cut)) for i, j in spans if i < cut]
+            labels = [IGNORE_INDEX] * n
+            for i, j in spans:
+                labels[i:j] = ids[i:j]
+            n_trained = n - labels.count(IGNORE_INDEX)
             if not n_trained:
                 stats.no_labels += 1
                 continue
             out["input_ids"].append(ids)
-            out["labels"].append(np.where(trained, np.asarray(ids, dtype=np.int64), IGNORE_INDEX).tolist())
+            out["labels"].append(labels)
             self._count(stats, n, n_trained)
 
     def _spans(self, messages: list[dict[str, Any]], segments: list[Any]) -> tuple[str, list, list[int]]:
@@ -217,24 +268,18 @@ class Preprocessor:
         turn_ends = sorted({**untrained_ends, **ends}.values())
         return text, trained_ranges(segments, flags), turn_ends
 
-    def _truncate(self, ends: np.ndarray, trained: np.ndarray, turn_ends: list[int], cutoff: int) -> tuple[int, int] | None:
+    def _truncate(self, enc: Any, spans: list[tuple[int, int]], turn_ends: list[int], cutoff: int) -> tuple[int, int] | None:
         """(tokens to keep, assistant messages kept whole) under the `truncation` mode, or None to drop the row."""
         mode = self.options.truncation
-        if mode == "turns":
-            return self._cut(ends, trained, turn_ends, cutoff)
-        if mode == "drop" or not trained[:cutoff].any():
+        cuts = [_tokens_ending_by(enc, end, len(enc)) for end in turn_ends]  # tokens up to each reply end
+        if mode == "turns":  # after the last assistant message that fits and leaves something trained
+            for k in range(len(cuts), 0, -1):
+                if cuts[k - 1] <= cutoff and spans and spans[0][0] < cuts[k - 1]:
+                    return cuts[k - 1], k
             return None
-        whole = sum(1 for end in turn_ends if int(np.searchsorted(ends, end, side="right")) <= cutoff)
-        return cutoff, whole
-
-    @staticmethod
-    def _cut(ends: np.ndarray, trained: np.ndarray, turn_ends: list[int], cutoff: int) -> tuple[int, int] | None:
-        """(tokens to keep, assistant messages kept): up to the end of the last assistant message that fits."""
-        for k in range(len(turn_ends), 0, -1):
-            cut = int(np.searchsorted(ends, turn_ends[k - 1], side="right"))  # tokens ending by that char
-            if cut <= cutoff and trained[:cut].any():
-                return cut, k
-        return None
+        if mode == "drop" or not spans or spans[0][0] >= cutoff:
+            return None
+        return cutoff, sum(1 for c in cuts if c <= cutoff)
 
     # -- pt ------------------------------------------------------------------------------------------
 

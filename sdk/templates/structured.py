@@ -124,7 +124,7 @@ def _today(spec: Spec) -> str:
 
 def _default_system(spec: Spec) -> str | None:
     text = spec.family.default_system
-    return None if text is None else text.replace("{date}", _today(spec))
+    return text.replace("{date}", _today(spec)) if text is not None and "{date}" in text else text
 
 
 def _system_content(spec: Spec, system: str | None, tools: list[dict[str, Any]] | None) -> str | None:
@@ -136,7 +136,9 @@ def _system_content(spec: Spec, system: str | None, tools: list[dict[str, Any]] 
     text = system if system is not None else ""
     if with_tools:
         text = (text + layout.separator if system is not None else "") + _tools_text(spec, tools or [])
-    preamble = fmt.system_preamble.replace("{date}", _today(spec))
+    preamble = fmt.system_preamble
+    if "{date}" in preamble:  # formatting today's date costs more than the rest of a short render
+        preamble = preamble.replace("{date}", _today(spec))
     prefix = layout.system_prefix if tools and layout is not None else ""
     suffix = layout.system_suffix if tools and layout is not None else ""
     return prefix + preamble + text + suffix

@@ -59,9 +59,8 @@ def normalize(messages: list[dict[str, Any]]) -> list[Message]:
         raise TemplateError(f"messages must be a list of dicts, got {type(messages).__name__}")
     out: list[Message] = []
     for i, raw in enumerate(messages):
-        where = Where(field=f"messages[{i}]")
         if not isinstance(raw, dict):
-            raise TemplateError(f"a message must be a dict, got {type(raw).__name__}", where=where)
+            raise TemplateError(f"a message must be a dict, got {type(raw).__name__}", where=Where(field=f"messages[{i}]"))
         role = raw.get("role")
         if role not in ROLES:
             raise TemplateError(f"unknown role {role!r}; expected one of {list(ROLES)}", where=Where(field=f"messages[{i}].role"))
