@@ -20,7 +20,7 @@ from .artifacts import unsafe_output_dirs
 from .compile_rl import GRPO_TRAINER, grpo_config, rl_plan
 from .distributed import distributed_plan
 from .distributed import facts as distributed_facts
-from .plan import AdapterPlan, ExportPlan, ModelPlan, Plan, TemplatePlan, TrainerPlan
+from .plan import AdapterPlan, CostPlan, ExportPlan, ModelPlan, Plan, TemplatePlan, TrainerPlan
 from .recipe.load import LoadedRecipe, load_recipe
 from .recipe.method import MethodSection
 from .recipe.schema import Recipe
@@ -88,8 +88,9 @@ def compile(
         cuda = _cuda_available()
     adapter = _adapter_plan(r.method, family, problems)
     source = r.model.inferred_source()
-    if adapter.target_modules and source in ("tiny", "local"):
-        _check_instantiated_targets(r, loaded, family, adapter.target_modules, problems)
+    config = _local_config(r, loaded, family) if source in ("tiny", "local") else None
+    if adapter.target_modules and config is not None:
+        _check_instantiated_targets(r, config, family, adapter.target_modules, problems)
     model = ModelPlan(
         id=r.model.id,
         source=source,
@@ -151,6 +152,7 @@ def compile(
         runtime={"cuda": cuda, "device": "cuda" if cuda else "cpu"},
         facts=facts,
         warnings=warnings,
+        cost=_cost(r, config, adapter, trainer, model, cuda),
     )
 
 
@@ -214,25 +216,29 @@ def lora_targets(method: MethodSection, family: Family, problems: list[str]) -> 
     return list(method.target)
 
 
-def _check_instantiated_targets(
-    r: Recipe, loaded: LoadedRecipe, family: Family, targets: list[str], problems: list[str]
-) -> None:
-    """Target names against the Linear layers the model really has (its config, built on the meta device)."""
-    from .train.adapters import meta_linear_names
-
+def _local_config(r: Recipe, loaded: LoadedRecipe, family: Family) -> Any:
+    """The model's config where it is at hand (tiny models, local directories), else None."""
     try:
         if r.model.inferred_source() == "tiny":
             from .tiny import tiny_config
 
-            config = tiny_config(family)
-        else:
-            from transformers import AutoConfig
+            return tiny_config(family)
+        from transformers import AutoConfig
 
-            path = Path(r.model.id).expanduser()
-            path = path if path.is_absolute() or path.exists() else loaded.base_dir / path
-            config = AutoConfig.from_pretrained(str(path), trust_remote_code=r.model.trust_remote_code)
+        path = Path(r.model.id).expanduser()
+        path = path if path.is_absolute() or path.exists() else loaded.base_dir / path
+        return AutoConfig.from_pretrained(str(path), trust_remote_code=r.model.trust_remote_code)
+    except (OSError, ValueError, ImportError):  # no usable config here: the checks run again at load time
+        return None
+
+
+def _check_instantiated_targets(r: Recipe, config: Any, family: Family, targets: list[str], problems: list[str]) -> None:
+    """Target names against the Linear layers the model really has (its config, built on the meta device)."""
+    from .train.adapters import meta_linear_names
+
+    try:
         present = meta_linear_names(config, trust_remote_code=r.model.trust_remote_code)
-    except (OSError, ValueError, ImportError):  # no usable config here: the check runs again at load time
+    except (OSError, ValueError, ImportError):
         return
     missing = [t for t in targets if t not in present]
     if missing:
@@ -240,6 +246,22 @@ def _check_instantiated_targets(
             f"[method.target] {missing} are not Linear layers of the instantiated {family.architecture.model_class} "
             f"(it has {sorted(present)}); the family's `architecture.lora` presets disagree with the model"
         )
+
+
+def _cost(r: Recipe, config: Any, adapter: AdapterPlan, trainer: TrainerPlan, model: ModelPlan, cuda: bool) -> CostPlan | None:
+    """The run's estimated cost (sdk.cost), when the config is at hand."""
+    if config is None:
+        return None
+    from .cost import estimate
+
+    try:
+        return estimate(
+            config, adapter, stage=r.method.stage, lm_head=trainer.lm_head, batch=r.train.batch_size,
+            cutoff=r.data.cutoff_len, cuda=cuda, dtype=r.model.dtype, checkpointing=r.train.gradient_checkpointing,
+            trust_remote_code=r.model.trust_remote_code, model_class=model.model_class,
+        )
+    except (OSError, ValueError, ImportError, AttributeError):  # an architecture the estimate cannot read
+        return None
 
 
 def _adapter_plan(method: MethodSection, family: Family, problems: list[str]) -> AdapterPlan:

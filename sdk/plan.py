@@ -94,6 +94,21 @@ class ExportPlan(_Data):
     steps: list[str]
 
 
+class CostPlan(_Data):
+    """What the run will cost, estimated from the model's config (sdk.cost): no weights load."""
+
+    parameters: int
+    trainable: int | None = Field(description="Parameters the adapter trains (None: not estimated, e.g. OFT).")
+    weights_bytes: int
+    gradients_bytes: int
+    optimizer_bytes: int = Field(description="AdamW's two moments.")
+    activations_bytes: int = Field(description="Saved for the backward at batch x cutoff (rows padded to cutoff).")
+    lm_head_bytes: int = Field(description="Logits memory of the chosen LM head.")
+    total_bytes: int
+    tokens_per_step: int
+    dtype: str = Field(description="What the weights train in.")
+
+
 class Plan(_Data):
     """A compiled recipe."""
 
@@ -112,6 +127,7 @@ class Plan(_Data):
     runtime: dict[str, Any]
     facts: dict[str, Any] = Field(description="What families/rules.yaml is evaluated against.")
     warnings: list[str] = Field(default_factory=list, description="Rules with severity warning that fired.")
+    cost: CostPlan | None = Field(default=None, description="Estimated cost; None when no config is at hand.")
 
     def render(self) -> str:
         """A short human-readable summary (the `--json` form is `model_dump_json`)."""
@@ -136,5 +152,19 @@ class Plan(_Data):
             lines.extend(self.rl.render_lines())
         if self.serve_command:
             lines.append(f"  serve     {' '.join(self.serve_command)}")
+        if self.cost is not None:
+            lines.extend(_cost_lines(self.cost, self.adapter.kind))
         lines.extend(f"  warning   {w}" for w in self.warnings)
         return "\n".join(lines)
+
+
+def _cost_lines(c: CostPlan, kind: str) -> list[str]:
+    from .cost import human
+
+    trained = "not estimated" if c.trainable is None else f"{c.trainable:,} ({100 * c.trainable / max(1, c.parameters):.2f}%)"
+    return [
+        f"  cost      {c.parameters:,} parameters, {trained} trained by {kind}",
+        f"            peak memory ~{human(c.total_bytes)}: weights {human(c.weights_bytes)} ({c.dtype}), gradients "
+        f"{human(c.gradients_bytes)}, optimizer {human(c.optimizer_bytes)}, activations {human(c.activations_bytes)}"
+        f" + LM head {human(c.lm_head_bytes)} at {c.tokens_per_step:,} tokens a step (estimate; runtime extra)",
+    ]
