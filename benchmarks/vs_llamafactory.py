@@ -78,7 +78,7 @@ def stub_dir(work: Path) -> Path:
 # -- the shared model and data -----------------------------------------------------------------------
 
 
-def make_model(out: Path, reference: Path) -> dict[str, Any]:
+def make_model(out: Path, reference: Path, **size: int) -> dict[str, Any]:
     import torch
     import transformers
     from transformers import AutoTokenizer
@@ -91,6 +91,10 @@ def make_model(out: Path, reference: Path) -> dict[str, Any]:
     tok.eos_token, tok.pad_token = "<|im_end|>", "<|endoftext|>"
     family = registry.get("qwen2")
     config = tiny_config(family, vocab_size=len(tok))
+    for key, value in size.items():  # e.g. a larger hidden size (benchmarks/plan_estimate.py)
+        setattr(config, key, value)
+    if "num_hidden_layers" in size:
+        config.layer_types = config.layer_types[:1] * size["num_hidden_layers"]
     config.bos_token_id, config.eos_token_id, config.pad_token_id = None, tok.eos_token_id, tok.pad_token_id
     torch.manual_seed(0)
     model = getattr(transformers, family.architecture.model_class)(config)
