@@ -32,6 +32,8 @@ class HeadChoice:
 
 def choose_head(stage: str, *, cuda: bool, requested: str = "auto", moe: bool = False) -> HeadChoice:
     """The LM head for a run: the recipe's `train.lm_head` when it names one, else by device and architecture."""
+    if stage == "grpo":
+        return HeadChoice("trl", "GRPO keeps TRL's fused head (the chunked head is not measured on its rollouts)")
     if stage not in FUSED_HEAD_STAGES:
         return HeadChoice("model", f"the {stage} trainer computes its loss from the model's own logits")
     if requested != "auto":
