@@ -82,7 +82,7 @@ def compile(
 
     if cuda is None:
         cuda = _cuda_available()
-    adapter = _adapter_plan(r.method, family, problems)
+    adapter = _adapter_plan(r.method, family, problems, cuda)
     source = r.model.inferred_source()
     if adapter.target_modules and source in ("tiny", "local"):
         _check_instantiated_targets(r, loaded, family, adapter.target_modules, problems)
@@ -144,6 +144,15 @@ def compile(
         facts=facts,
         warnings=warnings,
     )
+
+
+def _bitsandbytes(r: Recipe) -> bool | None:
+    """Whether bitsandbytes imports here; only asked (it imports torch) when the recipe quantizes."""
+    if r.method.quantization == "none":
+        return None
+    from .quantize import bitsandbytes_importable
+
+    return bitsandbytes_importable()
 
 
 def _cuda_available() -> bool:
@@ -234,21 +243,10 @@ def _check_instantiated_targets(
         )
 
 
-def _adapter_plan(method: MethodSection, family: Family, problems: list[str]) -> AdapterPlan:
-    quant = None
-    if method.quantization != "none":
-        if method.quantization not in family.quantization.on_the_fly:
-            problems.append(f"[method.quantization] family {family.id} does not support {method.quantization}")
-        quant = {"method": method.quantization, "llm_int8_skip_modules": list(family.quantization.skip_modules)}
-        if method.quantization == "bnb-4bit":
-            quant |= {
-                "load_in_4bit": True,
-                "bnb_4bit_quant_type": "nf4",
-                "bnb_4bit_use_double_quant": True,
-                "bnb_4bit_compute_dtype": "bfloat16",
-            }
-        else:
-            quant |= {"load_in_8bit": True}
+def _adapter_plan(method: MethodSection, family: Family, problems: list[str], cuda: bool = False) -> AdapterPlan:
+    from .quantize import quantization_plan
+
+    quant = quantization_plan(method, family, cuda, problems)
     task = "SEQ_CLS" if method.stage == "rm" else "CAUSAL_LM"
     if method.adapter in _PEFT_FLAGS:
         targets = lora_targets(method, family, problems)
@@ -324,9 +322,15 @@ def _export_plan(r: Recipe, run_dir: str, adapter: AdapterPlan) -> ExportPlan:
         if e.ollama:
             steps.append("write an Ollama Modelfile")
         tol = f"{e.tolerance:g}" if e.tolerance else "1e-5 fp32, 3% of the largest logit 16-bit"
+        if adapter.quantization:  # rule Q003: never merged into the quantized base
+            steps[0] = "merge the adapter into the full-precision base (not the quantized one)"
+            rel = adapter.quantization["export_tolerance"]
+            steps.insert(1, f"verify the merge against the quantized base + adapter (|diff| <= {rel:g} x the largest logit)")
         steps.append(f"verify logits (|diff| <= {tol}), template render and eos ids, then rename into place")
     else:
         steps = ["save the PEFT adapter", "lint it against the family's vLLM LoRA constraints", "rename into place"]
+        if adapter.quantization:
+            steps.insert(1, f"record the base's {adapter.quantization['method']} quantization (served on the quantized base)")
     return ExportPlan(
         enabled=e.enabled, merge=e.merge or adapter.peft_config is None, out=out, overwrite=e.overwrite,
         max_shard_size=e.max_shard_size,
@@ -413,6 +417,6 @@ def _facts(r: Recipe, family: Family, template: TemplatePlan, kind: str | None, 
         "template": {"format": template.format, "reasoning": template.reasoning},
         "export": {"merge": r.export.merge, "enabled": r.export.enabled},
         "serve": {"backend": r.serve.backend} if r.serve else {},
-        "runtime": {"cuda": cuda},
+        "runtime": {"cuda": cuda, "bitsandbytes": _bitsandbytes(r)},
         "family": {"id": family.id, "serving": {"vllm_architecture": family.serving.vllm_architecture}},
     }

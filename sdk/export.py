@@ -8,7 +8,11 @@ earlier dayzero export (it carries dayzero_export.json) is ever replaced, and on
 - logits: the reloaded merged model on a probe batch equals base+adapter (peft, unmerged) within the
   recipe's tolerance (fp32 merges measure ~4e-7);
 - template: the saved tokenizer renders the probe conversations exactly as the training tokenizer did;
-- eos: generation_config.json's eos ids include every end-of-turn token of the template.
+- eos: generation_config.json's eos ids include every end-of-turn token of the template;
+- QLoRA / 8-bit runs (rule Q003): the adapter is merged into the full-precision base, never the quantized
+  one; the merge is checked exactly as above, then against the quantized base + adapter (and the trained
+  model's probe) within `sdk.quantize`'s 4-bit tolerance. An adapter-only export records the quantization
+  so that `dayzero serve` loads its base the same way.
 
 A failed check raises ExportError with the numbers.
 """
@@ -54,11 +58,17 @@ class ExportReport:
     eos_token_ids: list[int] = field(default_factory=list)
     lint: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # QLoRA / 8-bit runs: the base's quantization, and the merged export against the quantized model + adapter
+    quantization: dict[str, Any] | None = None
+    quantized_logit_diff: float | None = None
+    quantized_tolerance: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "out": str(self.out), "merged": self.merged, "max_logit_diff": self.max_logit_diff,
             "tolerance": self.tolerance, "eos_token_ids": self.eos_token_ids, "lint": self.lint, "files": self.files,
+            "quantization": self.quantization, "quantized_logit_diff": self.quantized_logit_diff,
+            "quantized_tolerance": self.quantized_tolerance,
         }
 
 
@@ -85,11 +95,6 @@ def export_run(
         )
     merge = plan.export.merge if merge is None else merge
     merge = merge or not is_peft
-    if merge and is_peft and plan.adapter.quantization:
-        raise ExportError(
-            "a bitsandbytes-quantized base cannot be merged in place",
-            hint="two steps: `dayzero export RUN --adapter-only`, then merge that adapter into the full-precision base",
-        )
     out = Path(out) if out else _default_out(plan, run_dir)
     recipe_dir = Path(info.get("recipe_base_dir", "."))
     check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)
@@ -238,9 +243,13 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
 
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     texts, batch = _probe_inputs(tokenizer)
+    quantized = None
     if is_peft:
         from peft import PeftModel
 
+        if plan.adapter.quantization:  # step 1 of 2: what the run trained, the quantized base + adapter
+            quantized = _logits(_load_quantized(plan, base, final), batch)
+        # step 2: the adapter merged into the full-precision base (never into the quantized one)
         model = PeftModel.from_pretrained(_load_base(plan, base), str(final))
         reference = _logits(model, batch)
         model = model.merge_and_unload()
@@ -259,21 +268,55 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
             f"merged logits differ from base+adapter by {diff:.3g} on the probe batch (tolerance {tol:g})",
             hint="the merge is wrong for this architecture; export the adapter alone (`--adapter-only`)",
         )
+    report = ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol)
     trained = _trained_logits(final)
-    if trained is not None:  # the run's own model, as it was in memory at the end of training
+    if quantized is not None:
+        q = plan.adapter.quantization or {}
+        report.quantization = q
+        report.quantized_logit_diff, report.quantized_tolerance = _check_quantized(
+            _logits(reloaded, batch), quantized, float(q["export_tolerance"]), "the quantized model + adapter")
+        if trained is not None:  # the run's own quantized model, as it was in memory at the end of training
+            trained_diff, _ = _check_quantized(
+                _logits(reloaded, trained[0]), trained[1], float(q["export_tolerance"]), "the trained model")
+            report.quantized_logit_diff = max(report.quantized_logit_diff, trained_diff)
+    elif trained is not None:  # the run's own model, as it was in memory at the end of training
         trained_diff = float((_logits(reloaded, trained[0]) - trained[1]).abs().max())
         if not trained_diff <= tol:
             raise ExportError(
                 f"the export differs from the trained model by {trained_diff:.3g} on the probe batch (tolerance {tol:g})",
                 hint="the adapter does not reload as it was trained (PiSSA/OFT init?); export with --adapter-only",
             )
-        diff = max(diff, trained_diff)
+        report.max_logit_diff = max(diff, trained_diff)
     _check_template(tokenizer, tmp, texts)
     if plan.export.ollama and tokenizer.chat_template:
         reg = registry.default()
         family = reg.get(plan.model.family)
         atomic_write_text(tmp / "Modelfile", modelfile(reg.formats[plan.template.format], family, plan.template.end_of_turn))
-    return ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol, eos_token_ids=eos_ids)
+    report.eos_token_ids = eos_ids
+    return report
+
+
+def _load_quantized(plan: Plan, base: Path, final: Path) -> Any:
+    """The base quantized as in training (the plan's BitsAndBytesConfig) with the trained adapter on it."""
+    from peft import PeftModel
+
+    from .loading import load_model
+
+    return PeftModel.from_pretrained(load_model(base, plan), str(final))
+
+
+def _check_quantized(merged: Any, quantized: Any, relative: float, what: str) -> tuple[float, float]:
+    """max |merged - quantized| against `relative` x the largest quantized logit (see sdk.quantize)."""
+    diff = float((merged - quantized).abs().max())
+    tol = relative * max(1.0, float(quantized.abs().max()))
+    if not diff <= tol:
+        raise ExportError(
+            f"the full-precision merge differs from {what} by {diff:.3g} on the probe batch "
+            f"(4-bit tolerance {tol:.3g} = {relative:g} x the largest logit)",
+            hint="the adapter does not fit the full-precision base; serve the adapter on the quantized base "
+            "(`dayzero export RUN --adapter-only`)",
+        )
+    return diff, tol
 
 
 def _default_tolerance(model: Any, reference: Any) -> float:
@@ -346,7 +389,8 @@ def _export_adapter(plan: Plan, base: Path, final: Path, tmp: Path) -> ExportRep
     config = json.loads((final / "adapter_config.json").read_text(encoding="utf-8"))
     base_vocab = getattr(AutoConfig.from_pretrained(str(base)), "vocab_size", None)
     lint = lint_adapter(plan, config, added_tokens=bool(base_vocab and len(tokenizer) > base_vocab))
-    return ExportReport(out=tmp, merged=False, lint=lint)
+    # A QLoRA adapter is served on its base quantized the same way (dayzero serve reads this from the export).
+    return ExportReport(out=tmp, merged=False, lint=lint, quantization=plan.adapter.quantization)
 
 
 def lint_adapter(plan: Plan, adapter_config: dict[str, Any], *, added_tokens: bool = False) -> list[str]:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dayzero.errors import NotSupportedError, RecipeError, Where
+from dayzero.errors import RecipeError, Where
 
 from .plan import Plan
 from .runinfo import rank
@@ -88,24 +88,10 @@ def load_tokenizer(path: Path, plan: Plan) -> Any:
 
 
 def quantization_config(plan: Plan) -> Any:
-    """A BitsAndBytesConfig for the plan's quantization, or None. bitsandbytes is imported lazily."""
-    q = plan.adapter.quantization
-    if not q:
-        return None
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise NotSupportedError(
-            f"{q['method']} quantization needs the bitsandbytes package, which is not installed",
-            hint="pip install bitsandbytes (on a CUDA machine)",
-        ) from None
-    import torch
-    from transformers import BitsAndBytesConfig
+    """A BitsAndBytesConfig for the plan's quantization, or None (see `sdk.quantize`)."""
+    from .quantize import bnb_config
 
-    kwargs = {k: v for k, v in q.items() if k != "method"}
-    if "bnb_4bit_compute_dtype" in kwargs:
-        kwargs["bnb_4bit_compute_dtype"] = getattr(torch, kwargs["bnb_4bit_compute_dtype"])
-    return BitsAndBytesConfig(**kwargs)
+    return bnb_config(plan.adapter.quantization)
 
 
 def load_model(path: Path, plan: Plan, tokenizer: Any = None) -> Any:
@@ -125,6 +111,8 @@ def load_model(path: Path, plan: Plan, tokenizer: Any = None) -> Any:
     quant = quantization_config(plan)
     if quant is not None:
         kwargs["quantization_config"] = quant
+        # bitsandbytes quantizes while the weights are placed: on a CPU machine they are placed on the CPU
+        kwargs["device_map"] = None if plan.runtime.get("cuda") else "cpu"
     if m.use_safetensors and not any(path.glob("*.safetensors")):
         raise RecipeError(
             f"{path} has no safetensors weights, and pickle weights are off (unpickling runs code)",

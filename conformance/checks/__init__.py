@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from . import architecture, export, schema, serve, serving, template, tokenizer, train  # noqa: F401  (each registers its checks)
+from . import (  # noqa: F401  (each registers its checks)
+    architecture,
+    export,
+    quantization,
+    schema,
+    serve,
+    serving,
+    template,
+    tokenizer,
+    train,
+)
 from .base import GROUP_ORDER, TABLE, Check, check
 
 __all__ = ["TABLE", "Check", "all_checks", "check"]

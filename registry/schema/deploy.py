@@ -24,7 +24,21 @@ class CheckpointQuant(str, Enum):
 class Quantization(Strict):
     on_the_fly: list[OnTheFlyQuant] = Field(default_factory=list, description="Quantize-at-load methods that work.")
     checkpoint: list[CheckpointQuant] = Field(default_factory=list, description="Pre-quantized checkpoint formats.")
-    skip_modules: list[str] = Field(default_factory=lambda: ["lm_head"], description="Modules kept in full precision.")
+    skip_modules: list[str] = Field(
+        default_factory=lambda: ["lm_head"],
+        description="Modules bitsandbytes keeps in full precision (`llm_int8_skip_modules`): lm_head, MoE routers.",
+    )
+    not_quantized: list[str] = Field(
+        default_factory=list,
+        description="Weights bitsandbytes cannot quantize and leaves in full precision, as paths under a decoder "
+        "layer (e.g. fused 3-D expert parameters, which are not nn.Linear in transformers 5). Checked on the "
+        "tiny instance loaded in 4 bits.",
+    )
+    note: str | None = Field(
+        default=None,
+        description="Why on-the-fly quantization is partial or does not apply to this family; shown in plans and "
+        "conformance reports.",
+    )
 
 
 class Export(Strict):

@@ -127,9 +127,11 @@ class HFBackend:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter_dir))
-            if merge:
+            if merge and not quantization:  # never merged into a quantized base (rule Q003)
                 model = model.merge_and_unload()
-        model.to(device).eval()
+        if not quantization:  # a quantized model was placed while loading; `.to` would undo nothing useful
+            model.to(device)
+        model.eval()
         stop_ids = token_ids(tokenizer, stop_tokens)
         if not stop_ids:
             raise ServeError(

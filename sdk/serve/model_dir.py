@@ -3,7 +3,8 @@
 `dayzero serve X` accepts
 - a MODEL_DIR (config.json + weights + tokenizer, e.g. a merged export);
 - an ADAPTER_DIR (adapter_config.json): served on its base, named by `base_model_name_or_path`,
-  which must be a local directory (nothing is downloaded);
+  which must be a local directory (nothing is downloaded); a QLoRA adapter exported by dayzero is
+  served on its base quantized as in training (its `dayzero_export.json` records how);
 - a RUN_DIR (run.json): its verified export (`export/`, or where run.json says), else its trained
   `final/` weights or adapter;
 - a RECIPE (.yaml or a bundled recipe name): its run directory, as above.
@@ -29,6 +30,7 @@ class ServeTarget:
     family: Family
     name: str
     adapter_dir: Path | None = None
+    quantization: dict[str, Any] | None = None  # a QLoRA adapter's base quantization (from dayzero_export.json)
 
     @property
     def chat_template_file(self) -> Path | None:
@@ -71,7 +73,17 @@ def find_target(spec: str | Path, *, family: str | None = None, name: str | None
     fam = registry.get(family_id) if family_id else registry.resolve(model_dir).family
     served = name or default_name or (adapter_dir or model_dir).resolve().name
     return ServeTarget(model_dir=model_dir.resolve(), family=fam, name=served,
-                       adapter_dir=adapter_dir.resolve() if adapter_dir else None)
+                       adapter_dir=adapter_dir.resolve() if adapter_dir else None,
+                       quantization=_adapter_quantization(adapter_dir) if adapter_dir else None)
+
+
+def _adapter_quantization(adapter_dir: Path) -> dict[str, Any] | None:
+    """The quantization the adapter was trained on, as its dayzero export recorded it (None: full precision)."""
+    record = adapter_dir / "dayzero_export.json"
+    if not record.is_file():
+        return None
+    quant = _read_json(record).get("quantization")
+    return quant if isinstance(quant, dict) else None
 
 
 def _model_in_run(run_dir: Path, run: dict[str, Any]) -> Path:
