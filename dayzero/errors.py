@@ -31,6 +31,9 @@ class Where:
 class DayzeroError(Exception):
     """Base of all dayzero errors: a message, an optional location and an optional hint."""
 
+    # The command that prints the JSON Schema of what this kind of error is about (named in "unknown field").
+    schema_command = "dayzero registry schema"
+
     def __init__(self, message: str, *, where: Where | None = None, hint: str | None = None) -> None:
         self.message = message
         self.where = where
@@ -54,6 +57,8 @@ class FamilyNotFoundError(RegistryError, LookupError):
 
 class RecipeError(DayzeroError):
     """A recipe does not validate, or a rule rejects the combination it asks for."""
+
+    schema_command = "dayzero recipe schema"
 
 
 class DataError(DayzeroError):

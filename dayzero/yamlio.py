@@ -205,17 +205,17 @@ def validation_error(
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
     field = ".".join(str(p) for p in loc) or None
     line = line_of(text, loc) if text is not None else None
-    message = _describe(first)
+    message = _describe(first, error.schema_command)
     more = len(problems) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
     return error(message, where=Where(file=source, line=line, field=field))
 
 
-def _describe(problem: Any) -> str:
+def _describe(problem: Any, schema_command: str) -> str:
     kind = problem["type"]
     if kind == "extra_forbidden":
-        return "unknown field (check its spelling against `dayzero registry schema`)"
+        return f"unknown field (check its spelling against `{schema_command}`)"
     if kind == "missing":
         return "required field is missing"
     got = problem.get("input")

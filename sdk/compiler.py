@@ -62,10 +62,11 @@ def compile(
     _check_registry_version(r, reg.version, problems)
 
     family, matched_by, checkpoint = _resolve_family(r, loaded)
+    lock = None
     if loaded.path is not None and not ignore_lock:
         from .recipe.lock import check_lock
 
-        check_lock(loaded.path, reg, family)
+        lock = check_lock(loaded.path, reg, family)
 
     ckpt_over = checkpoint.overrides if checkpoint else None
     fmt_id = (ckpt_over.template if ckpt_over and ckpt_over.template else None) or family.template.format
@@ -83,13 +84,13 @@ def compile(
     if cuda is None:
         cuda = _cuda_available()
     adapter = _adapter_plan(r.method, family, problems, cuda)
-    source = r.model.inferred_source()
+    source = r.model.inferred_source(loaded.base_dir)
     if adapter.target_modules and source in ("tiny", "local"):
         _check_instantiated_targets(r, loaded, family, adapter.target_modules, problems)
     model = ModelPlan(
         id=r.model.id,
         source=source,
-        revision=r.model.revision,
+        revision=_locked_revision(r, lock, problems),
         family=family.id,
         family_revision=family.revision,
         family_hash=reg.content_hash(family.id),
@@ -146,6 +147,16 @@ def compile(
     )
 
 
+def _locked_revision(r: Recipe, lock: dict[str, Any] | None, problems: list[str]) -> str | None:
+    """The model revision to load: the recipe's, else the hub commit its lock pinned."""
+    pinned = ((lock or {}).get("model") or {})
+    if pinned.get("id") != r.model.id or not pinned.get("revision"):
+        return r.model.revision
+    if r.model.revision not in (None, pinned["revision"]):
+        problems.append(f"[model.revision] the recipe asks for {r.model.revision!r}; its lock pins {pinned['revision']!r}")
+    return str(pinned["revision"])
+
+
 def _bitsandbytes(r: Recipe) -> bool | None:
     """Whether bitsandbytes imports here; only asked (it imports torch) when the recipe quantizes."""
     if r.method.quantization == "none":
@@ -183,8 +194,8 @@ def _resolve_family(r: Recipe, loaded: LoadedRecipe) -> tuple[Family, str, Any]:
         from dayzero.registry.matching import resolve
 
         target = m.id
-        if m.inferred_source() == "local":
-            target = str((loaded.base_dir / m.id) if not Path(m.id).is_absolute() else Path(m.id))
+        if m.inferred_source(loaded.base_dir) == "local":
+            target = str(m.local_path(loaded.base_dir))
         res = resolve(reg, target)
         return res.family, res.matched_by, res.checkpoint
     except FamilyNotFoundError as exc:
@@ -222,15 +233,14 @@ def _check_instantiated_targets(
     from .train.adapters import meta_linear_names
 
     try:
-        if r.model.inferred_source() == "tiny":
+        if r.model.inferred_source(loaded.base_dir) == "tiny":
             from .tiny import tiny_config
 
             config = tiny_config(family)
         else:
             from transformers import AutoConfig
 
-            path = Path(r.model.id).expanduser()
-            path = path if path.is_absolute() or path.exists() else loaded.base_dir / path
+            path = r.model.local_path(loaded.base_dir)
             config = AutoConfig.from_pretrained(str(path), trust_remote_code=r.model.trust_remote_code)
         present = meta_linear_names(config, trust_remote_code=r.model.trust_remote_code)
     except (OSError, ValueError, ImportError):  # no usable config here: the check runs again at load time
@@ -325,7 +335,7 @@ def _export_plan(r: Recipe, run_dir: str, adapter: AdapterPlan) -> ExportPlan:
         if adapter.quantization:  # rule Q003: never merged into the quantized base
             steps[0] = "merge the adapter into the full-precision base (not the quantized one)"
             rel = adapter.quantization["export_tolerance"]
-            steps.insert(1, f"verify the merge against the quantized base + adapter (|diff| <= {rel:g} x the largest logit)")
+            steps.insert(1, f"verify the merge against the quantized base + adapter (relative L2 error of the logits <= {rel:g})")
         steps.append(f"verify logits (|diff| <= {tol}), template render and eos ids, then rename into place")
     else:
         steps = ["save the PEFT adapter", "lint it against the family's vLLM LoRA constraints", "rename into place"]
@@ -413,7 +423,7 @@ def _facts(r: Recipe, family: Family, template: TemplatePlan, kind: str | None, 
             "thinking": r.method.thinking,
             "template_needed": kind not in (None, "text"),
         },
-        "data": {"kind": kind},
+        "data": {"kind": kind, "packing": r.data.packing},
         "template": {"format": template.format, "reasoning": template.reasoning},
         "export": {"merge": r.export.merge, "enabled": r.export.enabled},
         "serve": {"backend": r.serve.backend} if r.serve else {},

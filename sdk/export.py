@@ -60,15 +60,16 @@ class ExportReport:
     files: list[str] = field(default_factory=list)
     # QLoRA / 8-bit runs: the base's quantization, and the merged export against the quantized model + adapter
     quantization: dict[str, Any] | None = None
-    quantized_logit_diff: float | None = None
+    quantized_relative_error: float | None = None  # ||merged - quantized|| / ||quantized||, checked
     quantized_tolerance: float | None = None
+    quantized_max_logit_diff: float | None = None  # for the record
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "out": str(self.out), "merged": self.merged, "max_logit_diff": self.max_logit_diff,
             "tolerance": self.tolerance, "eos_token_ids": self.eos_token_ids, "lint": self.lint, "files": self.files,
-            "quantization": self.quantization, "quantized_logit_diff": self.quantized_logit_diff,
-            "quantized_tolerance": self.quantized_tolerance,
+            "quantization": self.quantization, "quantized_relative_error": self.quantized_relative_error,
+            "quantized_tolerance": self.quantized_tolerance, "quantized_max_logit_diff": self.quantized_max_logit_diff,
         }
 
 
@@ -273,12 +274,13 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
     if quantized is not None:
         q = plan.adapter.quantization or {}
         report.quantization = q
-        report.quantized_logit_diff, report.quantized_tolerance = _check_quantized(
-            _logits(reloaded, batch), quantized, float(q["export_tolerance"]), "the quantized model + adapter")
+        report.quantized_tolerance = float(q["export_tolerance"])
+        report.quantized_relative_error, report.quantized_max_logit_diff = _check_quantized(
+            _logits(reloaded, batch), quantized, report.quantized_tolerance, "the quantized model + adapter")
         if trained is not None:  # the run's own quantized model, as it was in memory at the end of training
-            trained_diff, _ = _check_quantized(
-                _logits(reloaded, trained[0]), trained[1], float(q["export_tolerance"]), "the trained model")
-            report.quantized_logit_diff = max(report.quantized_logit_diff, trained_diff)
+            error, _ = _check_quantized(
+                _logits(reloaded, trained[0]), trained[1], report.quantized_tolerance, "the trained model")
+            report.quantized_relative_error = max(report.quantized_relative_error, error)
     elif trained is not None:  # the run's own model, as it was in memory at the end of training
         trained_diff = float((_logits(reloaded, trained[0]) - trained[1]).abs().max())
         if not trained_diff <= tol:
@@ -305,18 +307,17 @@ def _load_quantized(plan: Plan, base: Path, final: Path) -> Any:
     return PeftModel.from_pretrained(load_model(base, plan), str(final))
 
 
-def _check_quantized(merged: Any, quantized: Any, relative: float, what: str) -> tuple[float, float]:
-    """max |merged - quantized| against `relative` x the largest quantized logit (see sdk.quantize)."""
-    diff = float((merged - quantized).abs().max())
-    tol = relative * max(1.0, float(quantized.abs().max()))
-    if not diff <= tol:
+def _check_quantized(merged: Any, quantized: Any, tolerance: float, what: str) -> tuple[float, float]:
+    """Relative L2 error of the merged logits against `what` (see sdk.quantize), and max |diff| for the record."""
+    error = float((merged - quantized).norm() / quantized.norm().clamp_min(1e-12))
+    if not error <= tolerance:
         raise ExportError(
-            f"the full-precision merge differs from {what} by {diff:.3g} on the probe batch "
-            f"(4-bit tolerance {tol:.3g} = {relative:g} x the largest logit)",
+            f"the full-precision merge differs from {what} by a relative L2 error of {error:.3g} on the probe "
+            f"batch (4-bit tolerance {tolerance:g})",
             hint="the adapter does not fit the full-precision base; serve the adapter on the quantized base "
             "(`dayzero export RUN --adapter-only`)",
         )
-    return diff, tol
+    return error, float((merged - quantized).abs().max())
 
 
 def _default_tolerance(model: Any, reference: Any) -> float:

@@ -36,8 +36,8 @@ def model_dir(plan: Plan, work_dir: Path, base_dir: Path | None = None) -> Path:
                 _wait_for(target / "config.json")
         return target
     if m.source == "local":
-        path = Path(m.id).expanduser()
-        if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
+        path = Path(m.id).expanduser()  # relative to the recipe's folder (sdk.recipe.model.local_path)
+        if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         if not (path / "config.json").is_file():
             raise RecipeError(f"no config.json in local model directory {path}", where=Where(field="model.id"))

@@ -70,13 +70,27 @@ def run(
     train_dataset: Any = None,
     callbacks: list[Any] | None = None,
     console: Any = None,
+    verbose: bool = False,
 ) -> RunResult:
     """Compile and run a recipe. `train_dataset` (a TRL-ready `datasets.Dataset`) skips data preparation.
 
     `resume` continues from the run directory's newest complete checkpoint; `overwrite` removes an earlier
     run's artifacts in that directory first (nothing else); with neither, a directory holding checkpoints is
     an error. The run holds `run.lock` while it lives; an exception records `status: failed` in run.json.
+    `console`: a rich Console to draw on (default: stderr), or False for silence; `verbose` lets the
+    libraries' own logs, progress bars and warnings through (see `sdk.console`).
     """
+    from .console import RunConsole, quiet_libraries
+
+    out = RunConsole(console if console is not False else None, verbose=verbose, enabled=console is not False)
+    with quiet_libraries(verbose):
+        return _run(source, overrides, resume, overwrite, ignore_lock, train_dataset, callbacks, out)
+
+
+def _run(
+    source: Any, overrides: Any, resume: bool, overwrite: bool, ignore_lock: bool, train_dataset: Any,
+    callbacks: list[Any] | None, console: Any,
+) -> RunResult:
     from .compiler import compile as compile_plan
 
     loaded = load_recipe(source, overrides)
@@ -113,35 +127,39 @@ def run(
         with recorded(run_dir, info):
             if rank() == 0:
                 write_run_json(run_dir, info)
-            return _stages(plan, loaded, run_dir, info, say, resume=resume, replace_export=replace_export,
+            return _stages(plan, loaded, run_dir, info, console, resume=resume, replace_export=replace_export,
                            train_dataset=train_dataset, callbacks=callbacks)
     finally:
         lock.release()
 
 
 def _stages(
-    plan: Plan, loaded: LoadedRecipe, run_dir: Path, info: dict[str, Any], say: Any, *, resume: bool,
+    plan: Plan, loaded: LoadedRecipe, run_dir: Path, info: dict[str, Any], out: Any, *, resume: bool,
     replace_export: bool, train_dataset: Any, callbacks: list[Any] | None,
 ) -> RunResult:
-    """setup, data, train, export, sample: each stage's facts go into run.json as it ends."""
-    say(plan.render())
-    setup_ = setup(plan, loaded, run_dir)
+    """setup, data, train, export, sample: each stage's facts go into run.json as it ends (`out`: sdk.console)."""
+    say = out.print
+    out.plan(plan)
+    with out.stage("setup (base model, tokenizer, chat template)"):
+        setup_ = setup(plan, loaded, run_dir)
     if train_dataset is None:
-        train_dataset, data_info = prepare_data(plan, loaded, setup_)
+        with out.stage("data"):
+            train_dataset, data_info = prepare_data(plan, loaded, setup_)
     else:
         data_info = {"fingerprint": getattr(train_dataset, "_fingerprint", None), "rows": len(train_dataset)}
     info["data"] = data_info
     if rank() == 0:
         write_run_json(run_dir, info)
 
-    say(f"training: {plan.trainer.trainer}, {data_info.get('rows')} rows{skipped_rows_note(data_info)}")
     if resume:
         checkpoint, skipped = newest_complete(run_dir / "checkpoints")
         for path, reason in skipped:
             say(f"--resume: skipping {path.name}, incomplete: {reason}")
         say(f"--resume: continuing from {checkpoint.name}" if checkpoint else "--resume: no complete checkpoint; starting afresh")
         info["resumed_from"] = checkpoint.name if checkpoint else None
-    metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks)
+    with out.stage(f"train ({plan.trainer.trainer}, {data_info.get('rows')} rows{skipped_rows_note(data_info)})"):
+        metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks,
+                                progress=out.progress_callback())
     result = RunResult(run_dir=run_dir, plan=plan, metrics=metrics, losses=losses)
     info.update(metrics=metrics, losses=losses, status="trained")
     from .train.sharding import leave_engine
@@ -151,23 +169,23 @@ def _stages(
         return result
     write_run_json(run_dir, info)
     with writing(run_dir / "loss.png"):
-        plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
+        plot_losses(_history(run_dir), run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
 
     if plan.export.enabled:
         from .export import export_run
 
-        say("exporting: " + "; ".join(plan.export.steps))
-        report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
+        with out.stage("export (merged, verified)" if plan.export.merge else "export (adapter, linted)"):
+            report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
         result.export_dir = report.out
         info["export"] = report.as_dict()
         write_run_json(run_dir, info)
         if plan.export.merge and loaded.recipe.sample.prompt and plan.trainer.stage != "rm":
-            result.sample = sample(report.out, loaded.recipe.sample.prompt, loaded.recipe.sample.max_new_tokens)
+            with out.stage("sample (served on loopback, OpenAI API)"):
+                result.sample = sample(report.out, loaded.recipe.sample.prompt, loaded.recipe.sample.max_new_tokens)
             info["sample"] = {"prompt": loaded.recipe.sample.prompt, "reply": result.sample}
-            shown = result.sample or "(empty: the model ended its turn at once; a tiny random model often does)"
-            say(f"served on loopback (OpenAI API)  user: {loaded.recipe.sample.prompt}\n        assistant: {shown}")
     info["status"] = "done"
     write_run_json(run_dir, info)
+    out.summary(result, loaded.recipe.sample.prompt)
     return result
 
 
@@ -209,8 +227,12 @@ def train(
     *,
     resume: bool = False,
     callbacks: list[Any] | None = None,
+    progress: Any = None,
 ) -> tuple[dict[str, Any], list[float]]:
-    """Load the base, apply the adapter, train with TRL; save the result and the tokenizer under final/."""
+    """Load the base, apply the adapter, train with TRL; save the result and the tokenizer under final/.
+
+    `progress` (a TrainerCallback, `sdk.console`) replaces transformers' own progress bar and metric printer.
+    """
     import torch
     from transformers import set_seed
 
@@ -228,6 +250,9 @@ def train(
         model = apply_adapter(model, plan.adapter)
         prepare_model(model, plan)  # ZeRO-3 leaf modules, where the plan names them
         trainer = build_trainer(plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks)
+        from .console import replace_trainer_printer
+
+        replace_trainer_printer(trainer, progress)
         with writing(run_dir / "checkpoints"):  # a full disk shows first where the trainer saves checkpoints
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     history = trainer.state.log_history
@@ -299,11 +324,9 @@ def sample(export_dir: Path, prompt: str, max_new_tokens: int = 32) -> str:
     return str(reply["choices"][0]["message"]["content"] or "").strip()
 
 
-def _printer(console: Any) -> Any:
-    if console is False or rank() != 0:
-        return lambda text: None
-    if console is None:
-        from rich.console import Console
-
-        console = Console(stderr=True)
-    return lambda text: console.print(text, markup=False, highlight=False)
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    """The trainer's logged entries (logs/history.jsonl), for the loss plot."""
+    path = run_dir / "logs" / "history.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

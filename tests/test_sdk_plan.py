@@ -214,7 +214,7 @@ def test_shipped_recipes_cover_the_promised_models() -> None:
 def test_cli_plan_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from dayzero.cli import main
 
-    main(["plan", "quickstart", "method.r=4", "--json", "--cpu"])
+    main(["plan", "quickstart", "method.adapter=lora", "method.r=4", "--json", "--cpu"])
     data = json.loads(capsys.readouterr().out)
     assert data["adapter"]["peft_kwargs"]["r"] == 4 and data["facts"]["runtime"]["cuda"] is False
     with pytest.raises(SystemExit) as exit_:

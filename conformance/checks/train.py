@@ -109,11 +109,12 @@ def qlora(ctx: Context) -> Outcome:
     outcome = _smoke(ctx, "qlora")
     export = sdk_run(ctx, "qlora").export_dir
     record = json.loads((export / "dayzero_export.json").read_text(encoding="utf-8"))
-    diff, tol = record.get("quantized_logit_diff"), record.get("quantized_tolerance")
+    diff, tol = record.get("quantized_relative_error"), record.get("quantized_tolerance")
     evidence = dict(outcome.evidence)
     evidence["merge_exact"] = record.get("max_logit_diff") is not None and record["max_logit_diff"] <= record["tolerance"]
     evidence["merge_vs_quantized_within_tolerance"] = diff is not None and diff <= tol
     if facts.not_quantized:
         evidence["full_precision"] = list(facts.not_quantized)
-    summary = outcome.summary + (f"; merged export vs the 4-bit model: {diff:.3g} <= {tol:.3g}" if diff is not None else "")
+    summary = outcome.summary + (f"; merged export vs the 4-bit model: relative L2 error {diff:.3f} <= {tol:g}"
+                                if diff is not None else "")
     return Outcome(outcome.passed and evidence["merge_vs_quantized_within_tolerance"], summary, evidence)

@@ -103,7 +103,7 @@ def export(out: Path) -> None:
 
 @registry_app.command("schema")
 def schema() -> None:
-    """Print the JSON Schema of family, chat-format and rules files."""
+    """Print the JSON Schema of `registry export`'s document (family, chat-format and rules files under $defs)."""
     from dayzero.registry.exchange import json_schema
 
     print_json(json_schema())
@@ -111,13 +111,15 @@ def schema() -> None:
 
 @registry_app.command("diff")
 def diff(old: Path, new: Path, as_json: JsonFlag = False) -> None:
-    """What changed between two registry exports, by family and field."""
+    """What changed between two registry exports, by family and field; exit 1 when a change was not versioned."""
     from dayzero.registry.exchange import diff as diff_
     from dayzero.registry.exchange import load_export
 
     changes = diff_(load_export(old), load_export(new))
     if as_json:
         print_json(changes)
+        if changes["not_bumped"] or changes["registry_version_not_bumped"]:
+            raise typer.Exit(1)
         return
     print(f"registry {changes['registry_version'][0]} -> {changes['registry_version'][1]}")
     for fid in changes["added"]:
@@ -127,6 +129,16 @@ def diff(old: Path, new: Path, as_json: JsonFlag = False) -> None:
     for fid, fields in changes["changed"].items():
         for field, (a, b) in fields.items():
             print(f"~ {fid}.{field}: {json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}")
+    flagged = False
+    for fid in changes["not_bumped"]:
+        print(f"! {fid}: facts changed but its revision did not increase (bump `revision`, add a changelog line)")
+        flagged = True
+    if changes["registry_version_not_bumped"]:
+        print(f"! the registry version is still {changes['registry_version'][1]} although families changed "
+              "(new family: minor; changed fact: patch)")
+        flagged = True
+    if flagged:
+        raise typer.Exit(1)
 
 
 @registry_app.command("rules")

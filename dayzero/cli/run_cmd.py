@@ -14,7 +14,7 @@ import typer
 from dayzero.cli import app
 from dayzero.cli.output import print_json
 
-recipe_app = typer.Typer(help="Validate, lock and describe recipes.", no_args_is_help=True)
+recipe_app = typer.Typer(help="Validate and lock recipes, and print their schema.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
 
 Overrides = Annotated[
@@ -76,8 +76,16 @@ def plan(
     compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu)
     if as_json:
         print_json(compiled.model_dump(mode="json"))
+        return
+    from rich.console import Console
+
+    from dayzero.sdk.console import is_plain, plan_table
+
+    console = Console()
+    if is_plain(console):
+        print(compiled.render())  # plain lines, unbroken: what scripts grep
     else:
-        print(compiled.render())
+        console.print(plan_table(compiled))
 
 
 @app.command("export")
@@ -114,7 +122,8 @@ def validate(
 
 @recipe_app.command("lock")
 def lock(file: Annotated[str, typer.Argument(help="A recipe file.")]) -> None:
-    """Write FILE.lock.json: registry version, family revision and content hash the recipe runs against."""
+    """Write FILE.lock.json: the registry version, family revision and hash, the recipe's (and its `extends:`
+    parents') sha256, the library versions and the base model's hub revision the recipe runs against."""
     from dayzero import sdk
     from dayzero.registry import default
     from dayzero.sdk.recipe import find_recipe
@@ -123,7 +132,7 @@ def lock(file: Annotated[str, typer.Argument(help="A recipe file.")]) -> None:
     recipe_path = find_recipe(file)
     compiled = sdk.compile(recipe_path, ignore_lock=True)
     reg = default()
-    path = write_lock(recipe_path, reg, reg.get(compiled.model.family))
+    path = write_lock(recipe_path, reg, reg.get(compiled.model.family), plan=compiled)
     print(f"locked: {path}")
 
 

@@ -96,7 +96,8 @@ def lint_adapter(adapter_dir: Path, family: Family, base_vocab: int | None = Non
         raise ServeError(
             f"vLLM would not serve the adapter in {adapter_dir}: " + "; ".join(problems),
             where=Where(file=str(config_path)),
-            hint="merge the adapter (`dayzero export --merge`) and serve the merged model, or use `--backend hf`",
+            hint="export the run merged (`dayzero export RUN_DIR`, without --adapter-only) and serve the merged "
+            "model, or use `--backend hf`",
         )
     return rank
 
