@@ -126,16 +126,16 @@ def test_recipe_lock_checks_the_recipe_its_parent_and_the_libraries(tmp_path: Pa
     compile_plan(child, cuda=False)  # unchanged: fine
 
     parent.write_text(MINIMAL.replace("demo_sft", "identity"))  # the parent changes, the child does not
-    with pytest.raises(RecipeError, match="recipe file base.yaml changed"):
+    with pytest.raises(RecipeError, match=r"recipe file base\.yaml changed"):
         compile_plan(child, cuda=False)
     parent.write_text(MINIMAL)
     child.write_text("extends: base.yaml\ntrain: {max_steps: 4}\n")
-    with pytest.raises(RecipeError, match="recipe file r.yaml changed"):
+    with pytest.raises(RecipeError, match=r"recipe file r\.yaml changed"):
         compile_plan(child, cuda=False)
     child.write_text("extends: base.yaml\ntrain: {max_steps: 3}\n")
     lock["libraries"]["transformers"] = "0.0.1"
     lock_file.write_text(json.dumps(lock))
-    with pytest.raises(RecipeError, match="transformers: locked 0.0.1, installed"):
+    with pytest.raises(RecipeError, match=r"transformers: locked 0\.0\.1, installed"):
         compile_plan(child, cuda=False)
     compile_plan(child, cuda=False, ignore_lock=True)
 
