@@ -94,9 +94,14 @@ class RunConsole:
 def plan_table(plan: Any) -> Any:
     """The plan as a two-column rich table (what `dayzero plan` and `dayzero run` show on a terminal)."""
     from rich.table import Table
+    from rich.text import Text
+
+    class _Rows(Table):  # values are text, never rich markup (`[tiny]` must show as written)
+        def add_row(self, label: str, value: str, style: str | None = None) -> None:  # type: ignore[override]
+            super().add_row(label, Text(value), style=style)
 
     m, t, a, tr, e = plan.model, plan.template, plan.adapter, plan.trainer, plan.export
-    table = Table(title=f"plan {plan.name}  (registry {plan.registry_version})", show_header=False,
+    table = _Rows(title=f"plan {plan.name}  (registry {plan.registry_version})", show_header=False,
                   title_justify="left", box=None, pad_edge=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")

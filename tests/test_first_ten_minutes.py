@@ -212,4 +212,4 @@ def test_plan_table_shows_the_plan() -> None:
     text = console.file.getvalue()
     for label in ("model", "adapter", "quantized", "trainer", "export", "warning"):
         assert re.search(rf"^{label} ", text, re.M), label
-    assert "nf4 + double quant, compute float32" in text and "[Q003]" in text
+    assert "nf4 + double quant, compute float32" in text and "[Q003]" in text and "tiny:qwen2 [tiny]" in text

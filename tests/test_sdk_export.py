@@ -121,16 +121,26 @@ def test_adapter_only_export_is_linted_for_vllm(tmp_path: Path) -> None:
     assert any("DoRA" in line for line in report.lint)
 
 
-def test_quantized_base_refused_for_merging(lora_run: Path, tmp_path: Path) -> None:
+def test_quantized_run_merge_is_checked_against_the_4bit_model(lora_run: Path, tmp_path: Path) -> None:
+    pytest.importorskip("bitsandbytes")
     run = tmp_path / "run"
     shutil.copytree(lora_run, run)
+    (run / "final" / "dayzero_probe.safetensors").unlink()  # the probe was of the full-precision model
     info = json.loads((run / "run.json").read_text())
-    info["plan"]["adapter"]["quantization"] = {"method": "bnb-4bit", "load_in_4bit": True}
+    quant = {"method": "bnb-4bit", "llm_int8_skip_modules": ["lm_head"], "load_in_4bit": True,
+             "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True, "bnb_4bit_compute_dtype": "float32",
+             "not_quantized": [], "export_tolerance": 1e-9}  # no 4-bit model is that close to its merge
+    info["plan"]["adapter"]["quantization"] = quant
     (run / "run.json").write_text(json.dumps(info))
-    with pytest.raises(ExportError, match="cannot be merged in place") as err:
+    with pytest.raises(ExportError, match="differs from the quantized model \\+ adapter by a relative L2 error") as err:
         sdk.export(run, out=tmp_path / "x")
-    assert "adapter-only" in str(err.value) and "full-precision base" in str(err.value)
-    assert not (tmp_path / "x").exists()
+    assert "adapter-only" in str(err.value)
+    assert not (tmp_path / "x").exists()  # nothing that looks complete is left behind
+
+    quant["export_tolerance"] = 0.25
+    (run / "run.json").write_text(json.dumps(info))
+    report = sdk.export(run, out=tmp_path / "y")
+    assert report.max_logit_diff <= 1e-5 and 0 < report.quantized_relative_error <= 0.25
 
 
 def test_full_weights_export_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
