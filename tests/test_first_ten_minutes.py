@@ -213,3 +213,24 @@ def test_plan_table_shows_the_plan() -> None:
     for label in ("model", "adapter", "quantized", "trainer", "export", "warning"):
         assert re.search(rf"^{label} ", text, re.M), label
     assert "nf4 + double quant, compute float32" in text and "[Q003]" in text and "tiny:qwen2 [tiny]" in text
+
+
+def test_library_chatter_is_quiet_unless_verbose() -> None:
+    import logging
+
+    import transformers.utils.logging as tf_logging
+
+    from dayzero.sdk.console import quiet_libraries
+
+    before = tf_logging.get_verbosity(), tf_logging.is_progress_bar_enabled(), logging.getLogger("peft").level
+    with quiet_libraries(verbose=False):
+        assert tf_logging.get_verbosity() == tf_logging.ERROR and not tf_logging.is_progress_bar_enabled()
+        assert logging.getLogger("peft").level == logging.ERROR and logging.getLogger("trl").level == logging.ERROR
+        import warnings
+
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.warn("a library talking about its internals", UserWarning, stacklevel=1)
+        assert not seen  # ignored inside the run (catch_warnings(record) keeps the active filter)
+    assert (tf_logging.get_verbosity(), tf_logging.is_progress_bar_enabled(), logging.getLogger("peft").level) == before
+    with quiet_libraries(verbose=True):
+        assert tf_logging.get_verbosity() == before[0]  # --verbose: the libraries speak as they would
