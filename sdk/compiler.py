@@ -111,6 +111,10 @@ def compile(
     _check_datasets(r, loaded, problems)
     data = r.data.model_dump(mode="json")
     warnings: list[str] = []
+    if adapter.quantization and adapter.quantization["not_quantized"]:
+        kept = ", ".join(adapter.quantization["not_quantized"])
+        note = f": {family.quantization.note}" if family.quantization.note else ""
+        warnings.append(f"[quantization] {family.id} keeps {kept} in full precision{note}")
     distributed = distributed_plan(
         r, family, cuda=cuda, base_dir=loaded.base_dir, recipe_arg=str(loaded.path) if loaded.path else None,
         overrides=loaded.overrides, problems=problems, warnings=warnings,

@@ -99,7 +99,7 @@ def _run(
 
     if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each
         return run_launched(plan, loaded, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
-    say = _printer(console)
+    say = console.print
     run_dir = Path(plan.run_dir)
     if not loaded.path and not run_dir.is_absolute():
         run_dir = Path.cwd() / run_dir

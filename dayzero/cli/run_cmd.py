@@ -36,6 +36,7 @@ def run_(
     master_port: Annotated[int | None, typer.Option("--master-port", help="Node 0's port (`distributed.master_port`).")] = None,
     rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="host:port of a c10d rendezvous.")] = None,
     print_launch: Annotated[bool, typer.Option("--print-launch", help="Print the launch command and exit (for Slurm and schedulers).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the libraries' own logs and warnings.")] = False,
 ) -> None:
     """Compile and run a recipe: train, export, and print a sample reply."""
     from dayzero import sdk
@@ -52,7 +53,12 @@ def run_(
             return
         print(printable(worker_command(compiled, resume=resume, ignore_lock=ignore_lock)))
         return
-    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
+    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock,
+                     verbose=verbose)
+    import sys
+
+    if sys.stdout.isatty():
+        return  # a person read the summary on the console (stderr); the lines below are for scripts
     print(f"run directory: {result.run_dir}")
     if result.export_dir:
         print(f"export: {result.export_dir}")

@@ -18,7 +18,7 @@ from typing import Any
 from dayzero.errors import RecipeError, Where
 from dayzero.registry import Registry
 from dayzero.registry.schema import Family
-from dayzero.yamlio import atomic_write_text, read_json_object
+from dayzero.yamlio import atomic_write_text, parse_yaml, read_json_object, read_text
 
 LOCK_VERSION = 2
 
@@ -97,9 +97,19 @@ def write_lock(recipe_path: Path, registry: Registry, family: Family, *, plan: A
 def read_lock(recipe_path: Path) -> dict[str, Any] | None:
     path = lock_path(recipe_path)
     if not path.is_file():
-        return
-    lock = read_json_object(path, RecipeError)
-    now = {"family": family.id, "family_revision": family.revision, "family_hash": registry.content_hash(family.id)}
+        return None
+    return read_json_object(path, RecipeError)
+
+
+def check_lock(recipe_path: Path, registry: Registry, family: Family) -> dict[str, Any] | None:
+    """Raise when a lock exists and any pin no longer holds; return the lock (None when there is none)."""
+    from dayzero.sdk.runinfo import library_versions
+
+    lock = read_lock(recipe_path)
+    if lock is None:
+        return None
+    now: dict[str, Any] = {"family": family.id, "family_revision": family.revision,
+                           "family_hash": registry.content_hash(family.id)}
     changed = [f"{k}: locked {lock.get(k)!r}, now {v!r}" for k, v in now.items() if lock.get(k) != v]
     if "recipe_files" in lock:
         files = _hashes(recipe_path)

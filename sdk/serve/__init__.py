@@ -67,7 +67,7 @@ def service_for(
     stop_tokens = list(dict.fromkeys([*family.tokenizer.end_of_turn, *family.serving.generation_eos]))
     backend = HFBackend.load(
         target.model_dir, stop_tokens, adapter_dir=target.adapter_dir, merge=merge, device=device,
-        logits_processor_factory=logits_processor_factory, allow_pickle=allow_pickle,
+        logits_processor_factory=logits_processor_factory, allow_pickle=allow_pickle, quantization=target.quantization,
     )
     source = getattr(backend.tokenizer, "chat_template", None)
     formatting = ChatFormatting.for_family(
