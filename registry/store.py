@@ -21,6 +21,7 @@ from .schema import ChatFormat, Family, Rule, RulesFile
 
 META_FILE = "registry.yaml"
 RULES_FILE = "rules.yaml"
+ENGINES_FILE = "engines.yaml"  # serving-engine facts for every family (registry/engines.py)
 LOCK_FILE = "registry.lock.json"
 FORMATS_DIR = "formats"
 
@@ -93,7 +94,7 @@ def load(root: Path | None = None, extra_files: Iterable[Path] = ()) -> Registry
 
     families: dict[str, Family] = {}
     sources: dict[str, Path] = {}
-    paths = sorted(p for p in root.glob("*.yaml") if p.name not in {META_FILE, RULES_FILE})
+    paths = sorted(p for p in root.glob("*.yaml") if p.name not in {META_FILE, RULES_FILE, ENGINES_FILE})
     for path in [*paths, *extra_files]:
         family = _model(Family, path)
         if path.parent == root:
@@ -123,6 +124,10 @@ def load(root: Path | None = None, extra_files: Iterable[Path] = ()) -> Registry
     rules_path = root / RULES_FILE
     rules = _model(RulesFile, rules_path).rules if rules_path.exists() else []
     _check_rule_ids(rules, rules_path)
+    if (root / ENGINES_FILE).exists():  # validated with the families, so `registry validate` covers it
+        from .engines import load_engines
+
+        load_engines(root / ENGINES_FILE)
     _check_claims(families, sources)
     _check_hub_ids(families, sources)
     return Registry(

@@ -123,6 +123,11 @@ def compile(
         adapter.quantization["bnb_4bit_quant_storage"] = adapter.quantization.get("bnb_4bit_compute_dtype")
     facts = _facts(r, family, template, _data_kind(r, loaded), cuda, source)
     facts["distributed"] = distributed_facts(distributed)
+    if r.serve is not None and r.serve.backend == "vllm" and not r.export.merge:
+        # Rules S002/S004-S006 consult the one vLLM LoRA lint, on the adapter this plan will export.
+        from .serve.vllm_lint import lint_lora
+
+        facts["serve"]["vllm_lora_lint"] = sorted({p.code for p in lint_lora(family, planned_adapter_config(adapter))})
     for rule in fired(reg.rules, facts):
         line = f"[{rule.id}] {rule.message}"
         (problems if rule.severity == "error" else warnings).append(line)
@@ -143,7 +148,7 @@ def compile(
         data=data,
         export=export,
         distributed=distributed,
-        serve_command=_serve_command(r, export.out, family),
+        serve_command=_serve_command(r, {"export": export, "adapter": adapter, "run_dir": run_dir}, family, loaded),
         rl=rl,
         runtime={"cuda": cuda, "device": "cuda" if cuda else "cpu"},
         facts=facts,
@@ -344,18 +349,41 @@ def _export_plan(r: Recipe, run_dir: str, adapter: AdapterPlan) -> ExportPlan:
     )
 
 
-def _serve_command(r: Recipe, out: str, family: Family) -> list[str] | None:
+def _serve_command(
+    r: Recipe, plan_parts: dict[str, Any], family: Family, loaded: LoadedRecipe
+) -> list[str] | None:
+    """The command the export will be served with; for vLLM the very builder `dayzero serve` uses."""
     if r.serve is None:
         return None
     s = r.serve
+    export: ExportPlan = plan_parts["export"]
     if s.backend == "vllm":
-        cmd = ["vllm", "serve", out, "--host", s.host, "--port", str(s.port)]
-        if family.serving.tool_call_parser:
-            cmd += ["--enable-auto-tool-choice", "--tool-call-parser", family.serving.tool_call_parser]
-        if family.serving.reasoning_parser:
-            cmd += ["--reasoning-parser", family.serving.reasoning_parser]
-        return cmd
-    return ["dayzero", "serve", out, "--backend", "hf", "--host", s.host, "--port", str(s.port)]
+        from .serve.vllm_cmd import plan_vllm_command
+
+        adapter: AdapterPlan = plan_parts["adapter"]
+        base: str | None = None
+        local = True
+        if not export.merge:
+            source = r.model.inferred_source()
+            if source == "tiny":
+                base = str(Path(plan_parts["run_dir"]) / "base")
+            elif source == "local":
+                path = Path(r.model.id).expanduser()
+                base = str(loaded.base_dir / path if not path.is_absolute() and (loaded.base_dir / path).exists()
+                           else path)
+            else:
+                base, local = r.model.id, False
+        return plan_vllm_command(
+            family, run_dir=plan_parts["run_dir"], out=export.out, model_class=family.architecture.model_class,
+            base=base, base_is_local=local, rank=adapter.peft_kwargs.get("r"), host=s.host, port=s.port,
+        )
+    return ["dayzero", "serve", export.out, "--backend", "hf", "--host", s.host, "--port", str(s.port)]
+
+
+def planned_adapter_config(adapter: AdapterPlan) -> dict[str, Any]:
+    """The adapter_config an adapter-only export of this plan will carry, as far as the lint reads it."""
+    peft_type = {"LoraConfig": "LORA", "OFTConfig": "OFT"}.get(adapter.peft_config or "", adapter.peft_config or "none")
+    return {"peft_type": peft_type, **adapter.peft_kwargs}
 
 
 def _check_datasets(r: Recipe, loaded: LoadedRecipe, problems: list[str]) -> None:

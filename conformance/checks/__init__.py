@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import architecture, export, schema, serve, serving, template, tokenizer, train  # noqa: F401  (each registers its checks)
+from . import architecture, export, schema, serve, serve_vllm, serving, template, tokenizer, train  # noqa: F401  (each registers its checks)
 from .base import GROUP_ORDER, TABLE, Check, check
 
 __all__ = ["TABLE", "Check", "all_checks", "check"]

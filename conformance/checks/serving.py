@@ -1,5 +1,6 @@
 """Serving facts: the vLLM architecture name is one vLLM implements, and the LoRA adapter the train
-smoke produced passes the family's vLLM adapter lint (`serving.lora`).
+smoke produced passes the one vLLM adapter lint (`sdk/serve/vllm_lint.py`: the engine table's LoRA
+facts plus the family's `serving.lora`).
 
 vLLM cannot share this environment (STACK-NOTES), so its registry is consulted only where vllm is
 importable; elsewhere the fact is recorded as not checked (a warning-level skip, not a pass).

@@ -88,16 +88,28 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier dayzero export at the destination (never other files).")
     ] = False,
+    gguf: Annotated[bool, typer.Option("--gguf", help="Also write model-<type>.gguf (llama.cpp, Ollama), verified.")] = False,
+    gguf_type: Annotated[str, typer.Option("--gguf-type", help="f16 | bf16 | q8_0.")] = "f16",
 ) -> None:
-    """Export a finished run: merged and verified, or adapter-only."""
+    """Export a finished run: merged and verified, or adapter-only; optionally as GGUF too."""
     from dayzero.sdk.export import export_run
 
+    if gguf:
+        from dayzero.sdk.gguf_export import check_gguf_request
+
+        check_gguf_request(run_dir, gguf_type, adapter_only=adapter_only)  # refused before anything is written
     report = export_run(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
     print(f"export: {report.out}")
     if report.max_logit_diff is not None:
         print(f"merged logits match base+adapter: max |diff| {report.max_logit_diff:.2e} <= {report.tolerance:g}")
     for line in report.lint:
         print(f"vllm: {line}")
+    if gguf:
+        from dayzero.sdk.gguf_export import write_gguf_for_run
+
+        written = write_gguf_for_run(run_dir, report.out, gguf_type)
+        print(f"gguf: {written.path} ({written.arch}, {written.tensors} tensors); logits match the export: "
+              f"max |diff| {written.max_logit_diff:.2e} <= {written.tolerance:.2g}")
 
 
 @recipe_app.command("validate")

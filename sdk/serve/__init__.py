@@ -3,7 +3,7 @@
 >>> from dayzero.sdk import serve
 >>> service = serve.load_service("runs/quickstart")        # MODEL_DIR | ADAPTER_DIR | RUN_DIR | RECIPE
 >>> app = serve.create_app(service, api_key=None)           # FastAPI; run it with uvicorn
->>> serve.vllm_command(serve.find_target("runs/quickstart"))  # ['vllm', 'serve', ...]
+>>> serve.vllm_command(serve.find_target("runs/quickstart"))  # [python, '-m', 'vllm...api_server', ...]
 
 Importing this package imports neither torch nor transformers; loading a model does.
 """
@@ -19,22 +19,27 @@ from .formatting import ChatFormatting
 from .hf_backend import HFBackend, ProcessorFactory, SamplingParams
 from .model_dir import ServeTarget, find_target
 from .service import ModelService
-from .vllm_cmd import exec_vllm, lint_adapter, max_lora_rank, vllm_command
+from .vllm_cmd import build_vllm_command, plan_vllm_command, vllm_command
+from .vllm_lint import LoraProblem, lint_adapter, lint_adapter_dir, lint_lora, max_lora_rank
 
 __all__ = [
     "ApiError",
     "ChatFormatting",
     "HFBackend",
+    "LoraProblem",
     "ModelService",
     "SamplingParams",
     "ServeTarget",
     "ServerThread",
+    "build_vllm_command",
     "create_app",
-    "exec_vllm",
     "find_target",
     "lint_adapter",
+    "lint_adapter_dir",
+    "lint_lora",
     "load_service",
     "max_lora_rank",
+    "plan_vllm_command",
     "serve_forever",
     "service_for",
     "vllm_command",

@@ -32,6 +32,7 @@ class ChatFormatting:
     reasoning_open: str | None = None
     reasoning_close: str | None = None
     reasoning_switch: str | None = None
+    reasoning_always: bool = False  # the model always thinks: a closing tag alone marks the reasoning
     answer_headers: list[str] = field(default_factory=list)  # an assistant turn's opening, dropped from answers
     family_id: str | None = None
 
@@ -85,6 +86,7 @@ class ChatFormatting:
             reasoning_open=reasoning.open if thinks else None,
             reasoning_close=reasoning.close if thinks else None,
             reasoning_switch=reasoning.switch,
+            reasoning_always=thinks and str(getattr(reasoning.mode, "value", reasoning.mode)) == "always",
             answer_headers=headers,
             family_id=family.id,
         )

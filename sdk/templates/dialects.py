@@ -256,9 +256,12 @@ class DeepSeekV31(DeepSeek):
 class Harmony(Dialect):
     """gpt-oss harmony: `` to=functions.NAME<|channel|>commentary json<|message|>ARGS<|call|>`` after ``<|start|>assistant``."""
 
+    # The recipient goes in the header (` to=functions.X<|channel|>commentary json`, as the template writes it)
+    # or after the channel (`<|channel|>commentary to=functions.X <|constrain|>json`, as the model often writes it).
     _re = re.compile(
-        r"(?:<\|start\|>assistant)?\s*to=functions\.([\w.-]+)\s*<\|channel\|>commentary(?: <\|constrain\|>)?\s*json"
-        r"<\|message\|>(.*?)<\|call\|>",
+        r"(?:<\|start\|>assistant)?\s*(?:to=functions\.(?P<a>[\w.-]+)\s*<\|channel\|>commentary"
+        r"|<\|channel\|>commentary\s+to=functions\.(?P<b>[\w.-]+))"
+        r"\s*(?:<\|constrain\|>)?\s*(?:json)?<\|message\|>(?P<args>.*?)<\|call\|>",
         re.DOTALL,
     )
 
@@ -271,7 +274,7 @@ class Harmony(Dialect):
         return "<|start|>assistant".join(parts)
 
     def extract(self, text: str) -> tuple[str, ToolCalls]:
-        calls = [_openai(m.group(1), json.loads(m.group(2))) for m in self._re.finditer(text)]
+        calls = [_openai(m.group("a") or m.group("b"), json.loads(m.group("args"))) for m in self._re.finditer(text)]
         if not calls:
             return text, []
         first = self._re.search(text)
