@@ -106,6 +106,16 @@ def _read_case(path: Path, case: str) -> OfficialFiles:
     data = _read_json(path)
     if data is None:
         raise ConformanceError(f"official template file not found: {path}", where=Where(field="template.official"))
+    if isinstance(data.get("models"), dict):  # openvino.genai's table: the tokens and template of `#<hub id>`
+        entry = data["models"].get(case)
+        if entry is None:
+            raise ConformanceError(f"no model {case!r} in this table", where=Where(file=str(path),
+                                                                                field="template.official"))
+        template = entry.get("chat_template")
+        if isinstance(template, dict):  # named variants, kept as transformers' list form
+            template = [{"name": name, "template": text} for name, text in template.items()]
+        tokens = {k: entry.get(k) for k in ("bos_token", "eos_token", "pad_token", "unk_token")}
+        return OfficialFiles(source=f"{path}#{case}", tokenizer_config={**tokens, "chat_template": template})
     for item in data.get("cases", []):
         if item.get("template_name_or_file") == case:
             return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["template_str"])

@@ -56,15 +56,20 @@ def compile(
     overrides: list[str] | tuple[str, ...] = (),
     cuda: bool | None = None,
     ignore_lock: bool = False,
+    strict: bool = False,
 ) -> Plan:
-    """Compile a recipe (object, file, bundled name or dict) into a Plan; raise every problem at once."""
+    """Compile a recipe (object, file, bundled name or dict) into a Plan; raise every problem at once.
+
+    A model the registry does not know (or whose files contradict the family its config matched) is
+    planned as an unverified draft, listed in `model.unverified`; `strict` refuses it instead.
+    """
     loaded = load_recipe(recipe, overrides)
     r = loaded.recipe
     reg = _registry.default()
     problems: list[str] = []
     _check_registry_version(r, reg.version, problems)
 
-    family, matched_by, checkpoint = _resolve_family(r, loaded)
+    family, matched_by, checkpoint, unverified = _resolve_family(r, loaded, strict=strict)
     if loaded.path is not None and not ignore_lock:
         from .recipe.lock import check_lock
 
@@ -102,6 +107,7 @@ def compile(
         trust_remote_code=r.model.trust_remote_code,
         use_safetensors=not r.model.allow_pickle,
         dtype=r.model.dtype,
+        unverified=unverified,
     )
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
@@ -113,7 +119,7 @@ def compile(
     export = _export_plan(r, run_dir, adapter)
     _check_datasets(r, loaded, problems)
     data = r.data.model_dump(mode="json")
-    warnings: list[str] = []
+    warnings: list[str] = [f"[UNVERIFIED] {unverified[0]}; see model.unverified"] if unverified else []
     distributed = distributed_plan(
         r, family, cuda=cuda, base_dir=loaded.base_dir, recipe_arg=str(loaded.path) if loaded.path else None,
         overrides=loaded.overrides, problems=problems, warnings=warnings,
@@ -166,29 +172,52 @@ def _check_registry_version(r: Recipe, version: str, problems: list[str]) -> Non
         problems.append(f"[registry] the recipe wants registry {r.registry}, this is {version}")
 
 
-def _resolve_family(r: Recipe, loaded: LoadedRecipe) -> tuple[Family, str, Any]:
+def _resolve_family(r: Recipe, loaded: LoadedRecipe, *, strict: bool = False) -> tuple[Family, str, Any, list[str]]:
     reg = _registry.default()
     m = r.model
+    where = Where(file=str(loaded.path) if loaded.path else None, field="model.id")
     try:
         tiny = m.tiny_family()
         if tiny:
-            return reg.get(tiny), "tiny", None
+            return reg.get(tiny), "tiny", None, []
         if m.family:
             family = reg.get(m.family)
-            return family, "recipe", family.checkpoint(m.id)
-        from dayzero.registry.matching import resolve
+            return family, "recipe", family.checkpoint(m.id), []
+        from dayzero.registry.matching import cached_model_dir, resolve
 
         target = m.id
         if m.inferred_source() == "local":
             target = str((loaded.base_dir / m.id) if not Path(m.id).is_absolute() else Path(m.id))
-        res = resolve(reg, target)
-        return res.family, res.matched_by, res.checkpoint
+        try:
+            res = resolve(reg, target)
+        except FamilyNotFoundError as exc:
+            folder = Path(target) if Path(target).is_dir() else cached_model_dir(target)
+            if folder is None:
+                raise
+            reason = f"{m.id} is not in the registry ({exc.message})"
+            return _unverified(reg, folder, reason, strict, where)
+        if res.conflicts:
+            assert res.model_dir is not None
+            reason = (f"{m.id} matched family {res.family.id} by config, but its own files contradict it: "
+                      + "; ".join(res.conflicts))
+            return _unverified(reg, res.model_dir, reason, strict, where)
+        return res.family, res.matched_by, res.checkpoint, []
     except FamilyNotFoundError as exc:
         raise RecipeError(
             exc.message,
             where=Where(file=str(loaded.path) if loaded.path else None, field="model.family" if m.family else "model.id"),
             hint="name the family with `model.family: <id>` (see `dayzero registry list`)",
         ) from None
+
+
+def _unverified(reg: Any, folder: Path, reason: str, strict: bool, where: Where) -> tuple[Family, str, Any, list[str]]:
+    if strict:
+        raise RecipeError(f"{reason}; --strict refuses unverified models", where=where,
+                          hint="name a family with `model.family: <id>`, or draft and review one with `dayzero day0`")
+    from .unverified import draft_or_explain
+
+    family, notes = draft_or_explain(folder, reg, reason)
+    return family, "draft", None, notes
 
 
 def lora_targets(method: MethodSection, family: Family, problems: list[str]) -> list[str]:

@@ -27,12 +27,17 @@ class ModelPlan(_Data):
     family: str
     family_revision: int
     family_hash: str = Field(description="`Registry.content_hash(family)`: what a recipe lock pins.")
-    matched_by: str = Field(description="How the family was found: recipe | id | hub_id | config | tiny.")
+    matched_by: str = Field(description="How the family was found: recipe | id | hub_id | config | tiny | draft.")
     checkpoint: str | None = Field(default=None, description="The registry checkpoint, when the id is a known one.")
     model_class: str
     trust_remote_code: bool
     use_safetensors: bool
     dtype: str
+    unverified: list[str] = Field(
+        default_factory=list,
+        description="Empty for a registry family. Else the model runs as an entry drafted on the fly: why, "
+        "what was drafted from where, and what was not checked.",
+    )
 
 
 class TemplatePlan(_Data):
@@ -133,5 +138,6 @@ class Plan(_Data):
             lines.extend(self.rl.render_lines())
         if self.serve_command:
             lines.append(f"  serve     {' '.join(self.serve_command)}")
+        lines.extend(f"  UNVERIFIED {note}" for note in m.unverified)
         lines.extend(f"  warning   {w}" for w in self.warnings)
         return "\n".join(lines)

@@ -68,6 +68,7 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     ignore_lock: bool = False,
+    strict: bool = False,
     train_dataset: Any = None,
     callbacks: list[Any] | None = None,
     console: Any = None,
@@ -81,7 +82,7 @@ def run(
     from .compiler import compile as compile_plan
 
     loaded = load_recipe(source, overrides)
-    plan = compile_plan(loaded, ignore_lock=ignore_lock)
+    plan = compile_plan(loaded, ignore_lock=ignore_lock, strict=strict)
     from .launch import in_worker, run_launched
 
     if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each
