@@ -410,7 +410,7 @@ def test_the_export_tokenizer_is_the_training_tokenizer_and_dpo_rows_match(
     from transformers import AutoTokenizer
 
     from dayzero.sdk.recipe.load import load_recipe
-    from dayzero.sdk.run import prepare_data, setup
+    from dayzero.sdk.runner import prepare_data, setup
 
     run = trained[0]
     final, export = run / "final", run / "export"

@@ -44,7 +44,7 @@ def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
 
 def sdk_run(ctx: Context, kind: str) -> Any:
     """Run (once per context) the smoke recipe ``kind`` quietly; its result is cached for later checks."""
-    run = require_attr("dayzero.sdk.run", "run")  # the module's function: `dayzero.sdk.run` is shadowed on import
+    run = require_attr("dayzero.sdk.runner", "run")
 
     def go() -> Any:
         sink = io.StringIO()

@@ -14,7 +14,7 @@ inputs and writes explicit artifacts into the run directory:
                         into place when complete
     logs/               the trainer's log history and tensorboard logs (when `report_to` has tensorboard)
     loss.png            the loss curve
-    export/             the verified export (see sdk.export)
+    export/             the verified export (see sdk.exporter)
 
 `--overwrite` removes exactly these (sdk.artifacts.RUN_ARTIFACTS), never other files in the directory.
 """
@@ -159,10 +159,10 @@ def _stages(
         plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
 
     if plan.export.enabled:
-        from .export import export_run
+        from .exporter import export
 
         say("exporting: " + "; ".join(plan.export.steps))
-        report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
+        report = export(run_dir, out=Path(plan.export.out), overwrite=replace_export)
         result.export_dir = report.out
         info["export"] = report.as_dict()
         write_run_json(run_dir, info)
@@ -257,7 +257,7 @@ def train(
     try:
         with writing(final):
             save_final(trainer, staging)  # every rank calls it (it may synchronise); only the main one writes
-            from .export import save_probe
+            from .exporter import save_probe
 
             if trainer.is_world_process_zero():
                 setup_.tokenizer.save_pretrained(str(staging))

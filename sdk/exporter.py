@@ -62,7 +62,7 @@ class ExportReport:
         }
 
 
-def export_run(
+def export(
     run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
 ) -> ExportReport:
     """Export `run_dir/final` to `out` (default: the plan's export dir); see the module docstring.
