@@ -10,8 +10,6 @@ and says which module), never into a fake pass.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -101,26 +99,6 @@ class Context:
     def chat_template(self) -> Any:
         cls = require_attr("dayzero.sdk.templates", "ChatTemplate")
         return self.once("chat_template", lambda: cls.for_family(self.family, registry=self.registry))
-
-    @contextmanager
-    def as_default_registry(self) -> Iterator[None]:
-        """Make this run's registry the process default while the SDK runs.
-
-        The SDK resolves `tiny:<id>` and family ids through `dayzero.registry.default()`; a run on a
-        scratch registry (tests) or on a day0 draft would otherwise train a different entry, or none.
-        Conformance runs one check at a time in one thread, so the swap is not observed elsewhere.
-        """
-        import dayzero.registry as registry_mod
-
-        original = registry_mod.default
-        if self.registry is original():
-            yield
-            return
-        registry_mod.default = lambda: self.registry  # type: ignore[assignment]
-        try:
-            yield
-        finally:
-            registry_mod.default = original
 
     def previous_check(self, check_id: str) -> dict[str, Any] | None:
         for item in (self.previous or {}).get("checks", []):

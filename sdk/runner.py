@@ -71,8 +71,12 @@ def run(
     train_dataset: Any = None,
     callbacks: list[Any] | None = None,
     console: Any = None,
+    registry: Any = None,
 ) -> RunResult:
     """Compile and run a recipe. `train_dataset` (a TRL-ready `datasets.Dataset`) skips data preparation.
+
+    ``registry``: where compile resolves the family (default: the bundled registry). It is the only
+    lookup: every stage after compile reads the Plan (`Plan.view`).
 
     `resume` continues from the run directory's newest complete checkpoint; `overwrite` removes an earlier
     run's artifacts in that directory first (nothing else); with neither, a directory holding checkpoints is
@@ -81,7 +85,7 @@ def run(
     from .compiler import compile as compile_plan
 
     loaded = load_recipe(source, overrides)
-    plan = compile_plan(loaded, ignore_lock=ignore_lock)
+    plan = compile_plan(loaded, ignore_lock=ignore_lock, registry=registry)
     from .launch import in_worker, run_launched
 
     if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each

@@ -67,9 +67,8 @@ def chat(ctx: Context) -> Outcome:
     eot_id = tok.convert_tokens_to_ids(eot)
     tail = tok.encode(" and more", add_special_tokens=False)
     script = [*text_ids, eot_id, *tail]
-    with ctx.as_default_registry():
-        service = load_service(str(export_dir), family=ctx.family.id,
-                               logits_processor_factory=_script_factory(script))
+    # the export records the family view it was trained with: no registry lookup (nor a global swap) here
+    service = load_service(str(export_dir), logits_processor_factory=_script_factory(script))
     request = {"max_tokens": MAX_TOKENS, "temperature": 0,
                "messages": [{"role": "user", "content": "Say something about Paris."}]}
     with TestClient(create_app(service)) as client:

@@ -48,9 +48,9 @@ def sdk_run(ctx: Context, kind: str) -> Any:
 
     def go() -> Any:
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), ctx.as_default_registry():
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             try:
-                return run(recipe_for(ctx, kind))
+                return run(recipe_for(ctx, kind), registry=ctx.registry)
             except StopIteration:  # TRL peeks at the first row of an empty dataset
                 raise RuntimeError("the training set is empty after preprocessing: every row was longer than "
                                    "cutoff_len or the tiny model's context (a long default system prompt?)") from None
