@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dayzero.errors import WRITE_ERRNOS, DayzeroError, Where, WriteError
+from dayzero.errors import WRITE_ERRNOS, DayzeroError, Problem, Where, WriteError
 
 # The C parser is several times faster; fall back where libyaml is absent.
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -200,16 +200,23 @@ def validate(
 def validation_error(
     exc: ValidationError, *, source: str, text: str | None, error: type[DayzeroError] = DayzeroError
 ) -> DayzeroError:
-    problems = exc.errors(include_url=False)
-    first = problems[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    field = ".".join(str(p) for p in loc) or None
-    line = line_of(text, loc) if text is not None else None
-    message = _describe(first)
-    more = len(problems) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return error(message, where=Where(file=source, line=line, field=field))
+    found: list[Problem] = []
+    for problem in exc.errors(include_url=False):
+        loc = tuple(p for p in problem["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        field = ".".join(str(p) for p in loc) or None
+        line = line_of(text, loc) if text is not None else None
+        found.append(Problem(_describe(problem), Where(file=source, line=line, field=field)))
+    message = found[0].message
+    if len(found) > 1:  # the first one located in full, the others by line and field
+        rest = "; ".join(f"{_short(p.where)}: {p.message}" for p in found[1:])
+        message += f" (and {len(found) - 1} more: {rest})"
+    return error(message, where=found[0].where, problems=found)
+
+
+def _short(where: Where | None) -> str:
+    if where is None:
+        return "?"
+    return ", ".join(x for x in (f"line {where.line}" if where.line else "", f"field `{where.field}`" if where.field else "") if x)
 
 
 def _describe(problem: Any) -> str:

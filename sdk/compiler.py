@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dayzero import registry as _registry
-from dayzero.errors import FamilyNotFoundError, RecipeError, Where
+from dayzero.errors import FamilyNotFoundError, Problem, RecipeError, Where
 from dayzero.registry.ruleset import fired
 from dayzero.registry.schema import Family
 from dayzero.registry.store import Registry
@@ -141,6 +141,7 @@ def compile(
         raise RecipeError(
             f"{len(problems)} problem{'s' if len(problems) > 1 else ''} with this recipe: " + "; ".join(problems),
             where=Where(file=source_file),
+            problems=[_problem(line, source_file) for line in problems],
         )
     return Plan(
         name=r.name,
@@ -160,6 +161,13 @@ def compile(
         facts=facts,
         warnings=warnings,
     )
+
+
+def _problem(line: str, source_file: str | None) -> Problem:
+    """A compile problem `[tag] message` with its field: the tag is a recipe field (`method.target`) or a rule id."""
+    tag = line[1:].split("]", 1)[0] if line.startswith("[") else ""
+    is_field = tag.islower() or "." in tag  # rule ids are upper case (Q002); fields are recipe paths
+    return Problem(line, Where(file=source_file, field=tag if is_field and tag else None))
 
 
 def _local_cuda() -> tuple[bool, bool]:
