@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from dayzero import registry as _registry
-from dayzero.errors import FamilyNotFoundError, Problem, RecipeError, Where
+from dayzero.errors import FamilyNotFoundError, RecipeError, Where
 from dayzero.registry.ruleset import fired
 from dayzero.registry.schema import Family
 from dayzero.registry.store import Registry
 from dayzero.registry.view import view_of
 
 from .artifacts import unsafe_output_dirs
+from .compile_checks import check_prequantized, local_cuda, problem_of
 from .compile_rl import GRPO_TRAINER, grpo_config, rl_plan
 from .distributed import distributed_plan
 from .distributed import facts as distributed_facts
@@ -92,11 +93,13 @@ def compile(
 
     bf16 = True  # planning for a CUDA machine (`cuda=True`) assumes one with bf16 (Ampere or later)
     if cuda is None:
-        cuda, bf16 = _local_cuda()
+        cuda, bf16 = local_cuda()
     adapter = _adapter_plan(r.method, family, problems)
     source = r.model.inferred_source()
     if adapter.target_modules and source in ("tiny", "local"):
         _check_instantiated_targets(r, loaded, family, adapter.target_modules, problems)
+    if source == "local":
+        check_prequantized(r, loaded, family, problems)
     model = ModelPlan(
         id=r.model.id,
         source=source,
@@ -141,7 +144,7 @@ def compile(
         raise RecipeError(
             f"{len(problems)} problem{'s' if len(problems) > 1 else ''} with this recipe: " + "; ".join(problems),
             where=Where(file=source_file),
-            problems=[_problem(line, source_file) for line in problems],
+            problems=[problem_of(line, source_file) for line in problems],
         )
     return Plan(
         name=r.name,
@@ -161,22 +164,6 @@ def compile(
         facts=facts,
         warnings=warnings,
     )
-
-
-def _problem(line: str, source_file: str | None) -> Problem:
-    """A compile problem `[tag] message` with its field: the tag is a recipe field (`method.target`) or a rule id."""
-    tag = line[1:].split("]", 1)[0] if line.startswith("[") else ""
-    is_field = tag.islower() or "." in tag  # rule ids are upper case (Q002); fields are recipe paths
-    return Problem(line, Where(file=source_file, field=tag if is_field and tag else None))
-
-
-def _local_cuda() -> tuple[bool, bool]:
-    """(a CUDA device is here, it computes in bf16): `precision: auto` picks bf16 only where it is supported."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return False, False
-    return True, bool(torch.cuda.is_bf16_supported())
 
 
 def _check_registry_version(r: Recipe, version: str, problems: list[str]) -> None:

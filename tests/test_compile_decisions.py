@@ -4,6 +4,7 @@ several problems are reported (one policy: every problem, each with its field)."
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,34 @@ def test_an_export_missing_a_file_the_family_lists_fails(tmp_path: Path) -> None
     (tmp_path / "chat_template.jinja").unlink()
     with pytest.raises(ExportError, match=r"lacks \['chat_template.jinja'\]"):
         _check_files(plan, tmp_path)
+
+
+def _quantized_dir(tmp_path: Path, method: str) -> Path:
+    d = tmp_path / method
+    d.mkdir()
+    (d / "config.json").write_text(json.dumps({"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+                                               "quantization_config": {"quant_method": method, "bits": 4}}))
+    return d
+
+
+def test_a_prequantized_checkpoint_must_be_in_a_format_the_family_lists(tmp_path: Path) -> None:
+    # families/qwen2.yaml: `quantization.checkpoint: [gptq, awq, fp8]`
+    gptq = compile_plan(recipe(model={"id": str(_quantized_dir(tmp_path, "gptq")), "family": "qwen2"}), cuda=False)
+    assert gptq.model.family == "qwen2"
+    with pytest.raises(RecipeError, match=r"mxfp4-quantized, a format family qwen2 does not list"):
+        compile_plan(recipe(model={"id": str(_quantized_dir(tmp_path, "mxfp4")), "family": "qwen2"}), cuda=False)
+    with pytest.raises(RecipeError, match=r"trains only through an adapter"):
+        compile_plan(recipe(model={"id": str(tmp_path / "gptq"), "family": "qwen2"}, method={"adapter": "full"}),
+                     cuda=False)
+
+
+def test_an_unknown_tool_dialect_fails_when_the_family_loads() -> None:
+    from pydantic import ValidationError
+
+    from dayzero.registry.schema import FamilyTemplate
+    from dayzero.registry.schema.template import ToolDialect
+    from dayzero.sdk.templates.dialects import dialect_names
+
+    assert sorted(ToolDialect.__args__) == dialect_names()  # the schema's vocabulary is what dayzero implements
+    with pytest.raises(ValidationError, match="tool_dialect"):
+        FamilyTemplate(format="chatml", tool_dialect="hermess")
