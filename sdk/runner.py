@@ -192,8 +192,8 @@ def skipped_rows_note(data_info: dict[str, Any]) -> str:
 
 def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
     """The base model directory and the tokenizer, carrying the chat template training will use."""
-    from .data_bridge import training_template
     from .loading import load_tokenizer, model_dir
+    from .training_data import training_template
 
     path = model_dir(plan, run_dir, loaded.base_dir)
     tokenizer = load_tokenizer(path, plan)
@@ -206,7 +206,7 @@ def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
 def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, Any, dict[str, Any]]:
     """The recipe's `data:` section as datasets the plan's trainer accepts (train, held-out or None), and
     facts about them."""
-    from .data_bridge import prepare
+    from .training_data import prepare
 
     return prepare(plan, loaded, setup_.tokenizer, setup_.template)
 

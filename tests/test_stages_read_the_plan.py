@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # dayzero did not export, the convenience constructors taking a family id) are deliberately not listed.
 STAGE_MODULES = [
     "sdk/runner.py",
-    "sdk/data_bridge.py",
+    "sdk/training_data.py",
     "sdk/loading.py",
     "sdk/exporter.py",
     "sdk/train/adapters.py",

@@ -53,9 +53,9 @@ def build_grpo_trainer(
     **config_extra: Any,
 ) -> Any:
     """The GRPO trainer with the plan's rewards, ready for `.train()`."""
-    from ..data_bridge import training_template
     from ..recipe.rl import RewardSpec
     from ..rewards import build_rewards
+    from ..training_data import training_template
     from .trainers import build_config
 
     assert plan.rl is not None, "a grpo plan has an `rl` part"

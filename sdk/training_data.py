@@ -1,4 +1,4 @@
-"""Between a plan and `dayzero.sdk.data`: the training chat template, and the recipe's data prepared for the stage.
+"""Between a plan and `dayzero.sdk.data`: the chat template training renders with, and the recipe's data prepared for the stage.
 
 The template rule that keeps train == serve: when the base tokenizer ships a chat template, training
 renders with that template (run in the sandbox, exactly as transformers would at serving time); when it
