@@ -196,10 +196,9 @@ def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[
     specials = [t for t in [*files.added_tokens(), *probed.specials] if t not in named]
     end_of_turn = [probed.end_of_turn] if probed.end_of_turn else [eos]
     add_bos = bool((files.tokenizer_config or {}).get("add_bos_token", False)) and bos is not None
-    cls = str((files.tokenizer_config or {}).get("tokenizer_class", ""))
-    # Without tokenizer.json the model type is unknown; large vocabularies today are byte-level BPE.
-    kind = "sentencepiece" if ("T5" in cls or "Gemma" in cls or int(config.get("vocab_size", 0)) < 100_000) \
-        else "byte_level_bpe"
+    from .tokenizer_kind import tokenizer_kind
+
+    kind, _ = tokenizer_kind(Path(files.source), files.tokenizer_config, config.get("vocab_size"))
     return {"kind": kind, "vocab_size": config.get("vocab_size"), "bos": bos, "eos": eos,
             "pad": files.token("pad_token"), "unk": files.token("unk_token"), "end_of_turn": end_of_turn,
             "special": list(dict.fromkeys(t for t in specials if t not in end_of_turn)), "add_bos": add_bos}

@@ -133,9 +133,14 @@ def read_yaml(path: Path, error: type[DayzeroError] = DayzeroError) -> Any:
     return parse_yaml(read_text(path, error), str(path), error)
 
 
+def read_json(path: Path, error: type[DayzeroError] = DayzeroError) -> Any:
+    """Parse a JSON file (any value); errors name the file and line."""
+    return loads_json(read_text(path, error), str(path), error)
+
+
 def read_json_object(path: Path, error: type[DayzeroError] = DayzeroError) -> dict[str, Any]:
     """Parse a JSON file that must hold an object; errors name the file and line."""
-    data = loads_json(read_text(path, error), str(path), error)
+    data = read_json(path, error)
     if not isinstance(data, dict):
         raise error("expected a JSON object", where=Where(file=str(path)))
     return data

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Context, require_attr
+from ..context import Context
 from ..result import Outcome
 from .base import check
 from .train import sdk_run
@@ -54,10 +54,10 @@ def _read_stream(text: str) -> tuple[str, str | None]:
 @check("serve.chat", "the exported tiny model answers through the OpenAI-compatible server (plain and streamed) and "
        "stops at end-of-turn")
 def chat(ctx: Context) -> Outcome:
-    load_service = require_attr("dayzero.sdk.serve", "load_service")
-    create_app = require_attr("dayzero.sdk.serve", "create_app")
     from fastapi.testclient import TestClient
     from transformers import AutoTokenizer
+
+    from dayzero.sdk.serve import create_app, load_service
 
     result = sdk_run(ctx, "lora")
     export_dir = result.export_dir

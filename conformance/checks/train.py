@@ -13,7 +13,7 @@ import io
 import math
 from typing import Any
 
-from ..context import Context, require_attr
+from ..context import Context
 from ..result import Outcome
 from .base import check
 
@@ -44,7 +44,7 @@ def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
 
 def sdk_run(ctx: Context, kind: str) -> Any:
     """Run (once per context) the smoke recipe ``kind`` quietly; its result is cached for later checks."""
-    run = require_attr("dayzero.sdk.runner", "run")
+    from dayzero.sdk.runner import run
 
     def go() -> Any:
         sink = io.StringIO()

@@ -79,7 +79,7 @@ def validate(files: Annotated[list[Path] | None, typer.Argument(help="Extra fami
 
     reg = store.load(root, extra_files=files or [])
     problems = lock.stale(reg, lock.read(reg.root / store.LOCK_FILE))
-    from dayzero.registry.gates import supported_without_report
+    from dayzero.conformance.gate import supported_without_report
 
     problems += supported_without_report(reg)
     if problems:
