@@ -17,7 +17,6 @@ from dayzero.sdk.templates.battery import cases
 from dayzero.sdk.templates.parity import check, load_official, report
 
 WITH_OFFICIAL = sorted(f.id for f in registry.families() if f.template.official)
-# Known gaps (reported, not hidden): families whose official template the structured format does not reproduce yet.
 # The other official templates of a family, beyond its `official` entry (other releases of the same format).
 EXTRA_OFFICIAL = [
     ("llama3", "llama.cpp/models/templates/meta-llama-Llama-3.3-70B-Instruct.jinja"),
