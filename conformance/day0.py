@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, NotSupportedError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .official import OfficialFiles, _read_json
 from .probe import ProbedFormat, probe_format

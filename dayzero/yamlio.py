@@ -12,15 +12,13 @@ past the parser's depth are each a one-line error naming the file (and line wher
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dayzero.errors import WRITE_ERRNOS, DayzeroError, Problem, Where, WriteError
+from dayzero.errors import DayzeroError, Problem, Where
 
 # The C parser is several times faster; fall back where libyaml is absent.
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -235,30 +233,3 @@ def _describe(problem: Any) -> str:
     if kind != "value_error" and not isinstance(got, dict | list):
         text += f", got {got!r}"
     return text
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file through a temporary sibling and a rename, so readers never see half of it.
-
-    A read-only folder or a full disk raises `WriteError` naming `path` (one line at the CLI).
-    """
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
-            raise WriteError(f"cannot write: {exc.strerror}", where=Where(file=str(path))) from exc
-        raise

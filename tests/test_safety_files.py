@@ -347,7 +347,7 @@ def test_a_read_only_destination_gives_one_line_naming_it(trained: tuple[Path, s
 
 
 def test_atomic_writes_fail_as_one_error_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dayzero.yamlio import atomic_write_text
+    from dayzero.atomic import atomic_write_text
 
     target = tmp_path / "run.json"
     target.write_text("the complete earlier version")
