@@ -312,7 +312,7 @@ def _write_generation_config(plan: Plan, base: Path, tmp: Path, tokenizer: Any) 
     except OSError:
         gen = GenerationConfig()
     vocab = tokenizer.get_vocab()
-    wanted = [*plan.template.generation_eos, *plan.template.end_of_turn]
+    wanted = plan.template.stop_tokens  # the one stop set (FamilyView.stop_tokens): generation eos, then end-of-turn
     missing_stops = [t for t in plan.template.end_of_turn if t not in vocab]
     if missing_stops:
         raise ExportError(f"end-of-turn tokens {missing_stops} are not in the tokenizer's vocabulary")
