@@ -85,7 +85,7 @@ def export(
     run_dir = Path(run_dir)
     info = read_run_json(run_dir)
     settle_status(run_dir)
-    plan = Plan.model_validate(info["plan"])
+    plan = _recorded_plan(info, run_dir)
     final = run_dir / "final"
     if not final.is_dir():
         raise ExportError("the run has no trained result (final/ is missing); train it first", where=Where(file=str(run_dir)))
@@ -129,6 +129,22 @@ def export(
             raise
     report.out = out
     return report
+
+
+def _recorded_plan(info: dict[str, Any], run_dir: Path) -> Plan:
+    """The Plan run.json recorded; one from another dayzero version (no family view, say) is a clear error."""
+    from pydantic import ValidationError
+
+    try:
+        return Plan.model_validate(info.get("plan"))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = "plan." + ".".join(str(p) for p in first["loc"])
+        raise ExportError(
+            f"run.json's plan does not fit this dayzero version ({first['msg'].lower()})",
+            where=Where(file=str(run_dir / "run.json"), field=field),
+            hint="run the recipe again with this version (`dayzero run RECIPE --overwrite`)",
+        ) from None
 
 
 def _default_out(plan: Plan, run_dir: Path) -> Path:

@@ -70,3 +70,16 @@ def test_serve_warns_when_the_registry_entry_changed_since_the_export(tmp_path: 
     target = find_target(_export_dir(tmp_path, stale))
     assert len(target.warnings) == 1 and "`llama3` has changed since" in target.warnings[0]
     assert target.view.family.tokenizer.eos == "<|end_of_text|>"  # still served as it was trained
+
+
+def test_exporting_a_run_recorded_without_a_family_view_is_a_clear_error(tmp_path: Path) -> None:
+    import pytest
+
+    from dayzero.errors import ExportError
+    from dayzero.sdk import export
+
+    plan = _plan("meta-llama/Llama-3.1-8B").model_dump(mode="json")
+    del plan["view"]  # what an older dayzero wrote
+    (tmp_path / "run.json").write_text(json.dumps({"plan": plan}))
+    with pytest.raises(ExportError, match=r"field `plan.view`.*does not fit this dayzero version"):
+        export(tmp_path)
