@@ -4,6 +4,10 @@
 for tools). Everything the run needs is here, so a reader can check a run without running it: the
 family and its revision, the template, the adapter's peft config, the trainer and its config
 arguments, the export steps and the serve command, and the facts the rules were evaluated on.
+
+`view` is the family as compile resolved it (checkpoint overrides applied, chat format included): the
+stages after compile read it instead of the registry, so a run trains, exports and serves the facts it
+was planned with.
 """
 
 from __future__ import annotations
