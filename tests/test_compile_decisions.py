@@ -130,3 +130,20 @@ def test_an_unknown_tool_dialect_fails_when_the_family_loads() -> None:
     assert sorted(ToolDialect.__args__) == dialect_names()  # the schema's vocabulary is what dayzero implements
     with pytest.raises(ValidationError, match="tool_dialect"):
         FamilyTemplate(format="chatml", tool_dialect="hermess")
+
+
+def test_the_trainers_data_decisions_are_in_the_plan() -> None:
+    pt = compile_plan(recipe(method={"stage": "pt"}, data={"datasets": ["demo_pretrain"]}), cuda=False)
+    assert pt.trainer.packing is True  # pt packs by default (sdk/data/spec.py)
+    assert pt.trainer.config["padding_free"] is True and pt.trainer.config["max_length"] is None
+    sft = compile_plan(recipe(data={"cutoff_len": 300}), cuda=False)
+    assert sft.trainer.packing is False and "padding_free" not in sft.trainer.config
+    assert sft.trainer.config["max_length"] == 300 and sft.trainer.pretokenized is False
+    dpo = compile_plan(recipe(method={"stage": "dpo"}, data={"datasets": ["demo_preference"]}), cuda=False)
+    assert dpo.trainer.pretokenized is True  # TRL's DPOTrainer would re-render dayzero's token ids
+    with pytest.raises(RecipeError, match=r"\[data.packing\] packing applies to sft and pt rows"):
+        compile_plan(recipe(method={"stage": "dpo"}, data={"datasets": ["demo_preference"], "packing": True}),
+                     cuda=False)
+    rm = compile_plan(recipe(method={"stage": "rm"}, data={"datasets": ["demo_preference"]}), cuda=False)
+    assert (rm.model.loader, rm.model.load_kwargs) == ("AutoModelForSequenceClassification", {"num_labels": 1})
+    assert (sft.model.loader, sft.model.load_kwargs) == ("AutoModelForCausalLM", {})
