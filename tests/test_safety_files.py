@@ -427,9 +427,9 @@ def test_the_export_tokenizer_is_the_training_tokenizer_and_dpo_rows_match(
     loaded = load_recipe(dpo)
     plan = sdk.compile(loaded)
     from_export = setup(plan, loaded, tmp_path / "dpo")
-    rows, _ = prepare_data(plan, loaded, from_export)
+    rows, _, _ = prepare_data(plan, loaded, from_export)
     trained_with = AutoTokenizer.from_pretrained(str(final))
-    reference, _ = prepare_data(plan, loaded, type(from_export)(**{**from_export.__dict__, "tokenizer": trained_with}))
+    reference, _, _ = prepare_data(plan, loaded, type(from_export)(**{**from_export.__dict__, "tokenizer": trained_with}))
     assert rows.column_names == reference.column_names and len(rows) == 6
     assert rows.to_dict() == reference.to_dict()
     result = sdk.run(dpo, train_dataset=rows, console=False)

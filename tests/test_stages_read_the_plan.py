@@ -24,6 +24,7 @@ STAGE_MODULES = [
     "sdk/exporter.py",
     "sdk/train/adapters.py",
     "sdk/train/trainers.py",
+    "sdk/train/rl.py",
     "sdk/data/pipeline.py",
     "sdk/data/preprocess.py",
     "sdk/data/packing.py",
@@ -114,7 +115,7 @@ def test_stages_after_compile_run_with_the_registry_unreachable(tmp_path: Path, 
     monkeypatch.setattr(view, "view_of", unreachable)
 
     setup = runner.setup(plan, loaded, run_dir)
-    dataset, info = runner.prepare_data(plan, loaded, setup)
+    dataset, _eval, info = runner.prepare_data(plan, loaded, setup)
     assert info["rows"] > 0
     _metrics, losses = runner.train(plan, setup, dataset, run_dir)
     assert len(losses) == 2
