@@ -30,8 +30,8 @@ from typing import Any
 
 import yaml
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, NotSupportedError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .official import OfficialFiles, _read_json
 from .parsers import vllm_parsers
@@ -236,28 +236,6 @@ def _walk_moe(model: Any, layers: str, n_layers: int) -> tuple[dict[str, Any] | 
     return moe, dense
 
 
-def tokenizer_kind(folder: str | Path) -> str | None:
-    """The tokenizer kind, read from `tokenizer.json` beside the release's files (None without one).
-
-    A BPE model whose pre-tokenizer (or decoder) is ByteLevel is byte-level BPE (GPT-2, Llama 3, Qwen); a
-    BPE with byte fallback or a Metaspace pre-tokenizer, and a Unigram model, are SentencePiece conversions.
-    """
-    path = Path(folder) / "tokenizer.json"
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    model = data.get("model") or {}
-    text = json.dumps({k: data.get(k) for k in ("pre_tokenizer", "decoder")})
-    if model.get("type") == "Unigram" or model.get("byte_fallback") or "Metaspace" in text:
-        return "sentencepiece"
-    if model.get("type") == "BPE" and "ByteLevel" in text:
-        return "byte_level_bpe"
-    return None
-
-
 def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[str, Any]) -> dict[str, Any]:
     bos, eos = files.token("bos_token"), files.token("eos_token")
     if eos is None:
@@ -269,12 +247,9 @@ def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[
     specials = [t for t in [*files.added_tokens(), *probed.specials] if t not in named]
     end_of_turn = [probed.end_of_turn] if probed.end_of_turn else [eos]
     add_bos = bool((files.tokenizer_config or {}).get("add_bos_token", False)) and bos is not None
-    cls = str((files.tokenizer_config or {}).get("tokenizer_class", ""))
-    # Without tokenizer.json the model type is unknown; large vocabularies today are byte-level BPE.
-    kind = tokenizer_kind(files.source)
-    if kind is None:  # no tokenizer.json: a guess, which the draft's changelog says is one
-        kind = "sentencepiece" if ("T5" in cls or "Gemma" in cls or int(config.get("vocab_size", 0)) < 100_000) \
-            else "byte_level_bpe"
+    from .tokenizer_kind import tokenizer_kind
+
+    kind, _ = tokenizer_kind(Path(files.source), files.tokenizer_config, config.get("vocab_size"))
     return {"kind": kind, "vocab_size": config.get("vocab_size"), "bos": bos, "eos": eos,
             "pad": files.token("pad_token"), "unk": unk, "end_of_turn": end_of_turn,
             "special": list(dict.fromkeys(t for t in specials if t not in end_of_turn)), "add_bos": add_bos}

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 from .report import content_sha256
 

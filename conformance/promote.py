@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, RegistryError, Where
-from dayzero.yamlio import atomic_write_text, parse_yaml, validate
+from dayzero.yamlio import parse_yaml, validate
 
 from .gate import report_problems
 

@@ -101,11 +101,16 @@ class Registry:
         Comments and key order in the YAML do not count; any change of a fact does.
         """
         family = self.get(family_id)
-        payload = {
-            "family": family.model_dump(mode="json", by_alias=True),
-            "format": self.format_of(family).model_dump(mode="json", by_alias=True),
-        }
-        return canonical_sha256(payload)
+        return family_hash(family, self.format_of(family))
+
+
+def family_hash(family: Family, fmt: ChatFormat) -> str:
+    """sha256 of one entry's canonical content and its chat format (also for entries no registry holds)."""
+    payload = {
+        "family": family.model_dump(mode="json", by_alias=True),
+        "format": fmt.model_dump(mode="json", by_alias=True),
+    }
+    return canonical_sha256(payload)
 
 
 def canonical_sha256(payload: object) -> str:

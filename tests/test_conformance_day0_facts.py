@@ -3,14 +3,12 @@ the overlap warning, and reports written next to the draft."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
 from release_fixtures import r1_distill_llama_8b
 
 from dayzero import registry
-from dayzero.conformance.day0 import overlaps, tokenizer_kind
+from dayzero.conformance.day0 import overlaps
 from dayzero.conformance.official import read_dir
 from dayzero.conformance.parsers import vllm_parsers
 from dayzero.sdk.templates.parity import load_official
@@ -23,23 +21,6 @@ PARSER_GAPS = {
 }
 
 
-def test_tokenizer_kind_is_read_from_tokenizer_json(tmp_path: Path) -> None:
-    from dayzero.sdk.tiny import tiny_tokenizer
-
-    tiny_tokenizer(registry.get("qwen2")).save_pretrained(tmp_path / "bpe")  # a ByteLevel BPE (sdk/tiny.py)
-    assert tokenizer_kind(tmp_path / "bpe") == "byte_level_bpe"
-    spm = tmp_path / "spm"
-    spm.mkdir()
-    (spm / "tokenizer.json").write_text(json.dumps({"model": {"type": "Unigram"}, "pre_tokenizer": None}))
-    assert tokenizer_kind(spm) == "sentencepiece"
-    (spm / "tokenizer.json").write_text(json.dumps({"model": {"type": "BPE", "byte_fallback": True}}))
-    assert tokenizer_kind(spm) == "sentencepiece"  # Llama 2 / Mistral style conversions
-    assert tokenizer_kind(tmp_path) is None  # no tokenizer.json: unknown, not guessed here
-
-
-@pytest.mark.parametrize(
-    "family_id", sorted(f.id for f in registry.families() if f.template.official and f.id not in PARSER_GAPS)
-)
 def test_parsers_from_markers_match_the_hand_written_entries(reference_dir: Path, family_id: str) -> None:
     fam = registry.get(family_id)
     drafted = vllm_parsers(load_official(fam.template.official, reference_dir))

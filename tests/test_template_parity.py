@@ -29,7 +29,7 @@ WITH_OFFICIAL = [
     pytest.param(f.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[f.id]))
     if f.id in KNOWN_GAPS
     else f.id
-    for f in registry.families()
+    for f in sorted(registry.families(), key=lambda f: f.id)
     if f.template.official
 ]
 # The other official templates of a family, beyond its `official` entry (other releases of the same format).

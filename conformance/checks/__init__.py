@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import architecture, export, schema, serve, serving, template, tokenizer, train  # noqa: F401  (each registers its checks)
+# one module per group (`serve_chat`: group serve, the OpenAI server; `vllm_serving`: group serving, vLLM facts)
+from . import architecture, export, schema, serve_chat, template, tokenizer, train, vllm_serving  # noqa: F401
 from .base import GROUP_ORDER, TABLE, Check, check
 
 __all__ = ["TABLE", "Check", "all_checks", "check"]

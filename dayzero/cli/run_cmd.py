@@ -97,9 +97,9 @@ def export(
     ] = False,
 ) -> None:
     """Export a finished run: merged and verified, or adapter-only."""
-    from dayzero.sdk.export import export_run
+    from dayzero.sdk.exporter import export
 
-    report = export_run(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
+    report = export(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
     print(f"export: {report.out}")
     if report.max_logit_diff is not None:
         print(f"merged logits match base+adapter: max |diff| {report.max_logit_diff:.2e} <= {report.tolerance:g}")

@@ -23,17 +23,10 @@ ToolsOpt = Annotated[Path | None, typer.Option("--tools", help="JSON file: a lis
 ThinkingOpt = Annotated[str | None, typer.Option("--thinking", help="on | off | keep (default: the family's).")]
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TemplateError(f"cannot read: {exc.strerror}", where=Where(file=str(path))) from None
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"not JSON: {exc.msg}", where=Where(file=str(path), line=exc.lineno)) from None
-
-
 def _conversation(messages: Path, tools: Path | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-    data = _read_json(messages)
+    from dayzero.yamlio import read_json
+
+    data = read_json(messages, TemplateError)
     tool_list = None
     if isinstance(data, dict):
         tool_list = data.get("tools")
@@ -42,7 +35,7 @@ def _conversation(messages: Path, tools: Path | None) -> tuple[list[dict[str, An
         raise TemplateError("expected a list of messages (or an object with `messages`)",
                             where=Where(file=str(messages), field="messages"))
     if tools is not None:
-        tool_list = _read_json(tools)
+        tool_list = read_json(tools, TemplateError)
         if not isinstance(tool_list, list):
             raise TemplateError("expected a list of tools", where=Where(file=str(tools)))
     return data, tool_list or None
