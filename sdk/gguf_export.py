@@ -132,7 +132,7 @@ def write_gguf(export_dir: Path, family: Family, gguf_type: str = "f16") -> Gguf
 
 def _record(export_dir: Path, report: GgufReport) -> None:
     """List the GGUF in the export's manifest: it is a file dayzero wrote (a later `--overwrite` may replace it)."""
-    from dayzero.yamlio import atomic_write_text
+    from dayzero.atomic import atomic_write_text
 
     from .artifacts import EXPORT_MANIFEST
 

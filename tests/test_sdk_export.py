@@ -89,9 +89,7 @@ def test_export_carries_the_training_template_and_eos(lora_run: Path, tmp_path: 
 def test_failed_check_leaves_nothing_that_looks_complete(
     lora_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib
-
-    export_mod = importlib.import_module("dayzero.sdk.export")  # the module, not the `sdk.export` function
+    from dayzero.sdk import exporter as export_mod
 
     out = tmp_path / "merged"
     monkeypatch.setattr(export_mod, "_default_tolerance", lambda model, reference: -1.0)  # no difference can pass

@@ -138,7 +138,7 @@ def test_no_vllm_architecture_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     family = registry.get("qwen2")
     bare = family.model_copy(update={"serving": family.serving.model_copy(update={"vllm_architecture": None})})
     target = find_target(_model_dir(tmp_path, family), family="qwen2")
-    target = type(target)(model_dir=target.model_dir, family=bare, name=target.name)
+    target = type(target)(model_dir=target.model_dir, view=target.view.model_copy(update={"family": bare}), name=target.name)
     with pytest.raises(ServeError, match=r"no vLLM architecture.*serving.vllm_architecture"):
         vllm_command(target)
 

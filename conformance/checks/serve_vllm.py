@@ -92,8 +92,8 @@ def _exports(ctx: Context) -> dict[str, Path]:
         "sample": {"prompt": None},
     }
     sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), ctx.as_default_registry():
-        result = sdk.run(recipe)
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        result = sdk.run(recipe, registry=ctx.registry)
         adapter = sdk.export(result.run_dir, out=root / "adapter", merge=False).out
         merged = sdk.export(result.run_dir, out=root / "merged", merge=True).out
     return {"base": base, "adapter": Path(adapter), "merged": Path(merged)}

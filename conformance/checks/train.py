@@ -13,7 +13,7 @@ import io
 import math
 from typing import Any
 
-from ..context import Context, require_attr
+from ..context import Context
 from ..result import Outcome
 from .base import check
 
@@ -44,13 +44,13 @@ def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
 
 def sdk_run(ctx: Context, kind: str) -> Any:
     """Run (once per context) the smoke recipe ``kind`` quietly; its result is cached for later checks."""
-    run = require_attr("dayzero.sdk.run", "run")  # the module's function: `dayzero.sdk.run` is shadowed on import
+    from dayzero.sdk.runner import run
 
     def go() -> Any:
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), ctx.as_default_registry():
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             try:
-                return run(recipe_for(ctx, kind))
+                return run(recipe_for(ctx, kind), registry=ctx.registry)
             except StopIteration:  # TRL peeks at the first row of an empty dataset
                 raise RuntimeError("the training set is empty after preprocessing: every row was longer than "
                                    "cutoff_len or the tiny model's context (a long default system prompt?)") from None

@@ -21,6 +21,10 @@ Overrides = Annotated[
     list[str] | None, typer.Argument(help="`key=value` overrides, e.g. train.max_steps=5 method.r=16.")
 ]
 
+StrictFlag = Annotated[
+    bool, typer.Option("--strict", help="Refuse a model the registry does not verify (instead of an unverified draft).")
+]
+
 
 @app.command("run")
 def run_(
@@ -36,6 +40,7 @@ def run_(
     master_port: Annotated[int | None, typer.Option("--master-port", help="Node 0's port (`distributed.master_port`).")] = None,
     rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="host:port of a c10d rendezvous.")] = None,
     print_launch: Annotated[bool, typer.Option("--print-launch", help="Print the launch command and exit (for Slurm and schedulers).")] = False,
+    strict: StrictFlag = False,
 ) -> None:
     """Compile and run a recipe: train, export, and print a sample reply."""
     from dayzero import sdk
@@ -46,13 +51,14 @@ def run_(
     if print_launch:
         from dayzero.sdk.launch import printable, worker_command
 
-        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock)
+        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock, strict=strict)
         if compiled.distributed.launch is None:
             print("one process: `dayzero run` trains in-process (no launcher)")
             return
         print(printable(worker_command(compiled, resume=resume, ignore_lock=ignore_lock)))
         return
-    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
+    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock,
+                     strict=strict)
     print(f"run directory: {result.run_dir}")
     if result.export_dir:
         print(f"export: {result.export_dir}")
@@ -69,11 +75,12 @@ def plan(
     gpu: Annotated[
         bool | None, typer.Option("--gpu/--cpu", help="Plan for a CUDA machine or a CPU one (default: this machine).")
     ] = None,
+    strict: StrictFlag = False,
 ) -> None:
     """Compile a recipe and print the plan; every rule is checked, no weights load."""
     from dayzero import sdk
 
-    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu)
+    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu, strict=strict)
     if as_json:
         print_json(compiled.model_dump(mode="json"))
     else:
@@ -92,13 +99,13 @@ def export(
     gguf_type: Annotated[str, typer.Option("--gguf-type", help="f16 | bf16 | q8_0.")] = "f16",
 ) -> None:
     """Export a finished run: merged and verified, or adapter-only; optionally as GGUF too."""
-    from dayzero.sdk.export import export_run
+    from dayzero.sdk.exporter import export
 
     if gguf:
         from dayzero.sdk.gguf_export import check_gguf_request
 
         check_gguf_request(run_dir, gguf_type, adapter_only=adapter_only)  # refused before anything is written
-    report = export_run(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
+    report = export(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
     print(f"export: {report.out}")
     if report.max_logit_diff is not None:
         print(f"merged logits match base+adapter: max |diff| {report.max_logit_diff:.2e} <= {report.tolerance:g}")

@@ -80,6 +80,8 @@ def serve(
         raise ServeError(f"unknown back end {backend!r}", hint="use `hf` or `vllm`")
     resolved = find_target(target, family=family, name=served_model_name)
     extra_adapters = parse_adapters(adapter or [])
+    for warning in resolved.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if backend == "vllm" or print_vllm_command:
         from dayzero.sdk.serve.guards import check_servable
         from dayzero.sdk.serve.vllm_cmd import vllm_command, vllm_launcher
@@ -197,7 +199,10 @@ def chat(
     from dayzero.sdk.serve import find_target, service_for
     from dayzero.sdk.serve.chat import chat_loop
 
-    service = service_for(find_target(target, family=family), merge=merge, device=device, allow_pickle=allow_pickle)
+    resolved = find_target(target, family=family)
+    for warning in resolved.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    service = service_for(resolved, merge=merge, device=device, allow_pickle=allow_pickle)
     try:
         chat_loop(service, system=system, max_tokens=max_tokens, temperature=temperature)
     finally:

@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import RecipeError, Where
 from dayzero.registry import Registry
 from dayzero.registry.schema import Family
-from dayzero.yamlio import atomic_write_text, read_json_object
+from dayzero.yamlio import read_json_object
 
 LOCK_VERSION = 1
 

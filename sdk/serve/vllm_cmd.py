@@ -196,7 +196,7 @@ def chat_template_for(target: ServeTarget) -> Path | None:
     path = cache / f"{family.id}-r{family.revision}.jinja"
     text = ChatTemplate.for_family(family).to_jinja()
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        from dayzero.yamlio import atomic_write_text
+        from dayzero.atomic import atomic_write_text
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero import registry
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ExportError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .artifacts import EXPORT_MANIFEST, check_export_target, clean_stale_partials, partial_name, swap_in
 from .modelfile import modelfile
@@ -43,6 +42,19 @@ PROBE_CONVERSATIONS: list[list[dict[str, str]]] = [
         {"role": "assistant", "content": "Four."},
     ],
 ]
+
+
+def export_provenance(plan: Plan) -> dict[str, Any]:
+    """What an export records of the family it was made from: `serve` warns when the registry's entry changed
+    since (`family_hash`) and serves with the recorded view, checkpoint overrides included."""
+    return {
+        "family": plan.model.family,
+        "family_revision": plan.model.family_revision,
+        "family_hash": plan.view.family_hash,
+        "registry_version": plan.view.registry_version,
+        "checkpoint": plan.view.checkpoint,
+        "view": plan.view.model_dump(mode="json", by_alias=True),
+    }
 
 
 @dataclass
@@ -62,7 +74,7 @@ class ExportReport:
         }
 
 
-def export_run(
+def export(
     run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
 ) -> ExportReport:
     """Export `run_dir/final` to `out` (default: the plan's export dir); see the module docstring.
@@ -73,7 +85,7 @@ def export_run(
     run_dir = Path(run_dir)
     info = read_run_json(run_dir)
     settle_status(run_dir)
-    plan = Plan.model_validate(info["plan"])
+    plan = _recorded_plan(info, run_dir)
     final = run_dir / "final"
     if not final.is_dir():
         raise ExportError("the run has no trained result (final/ is missing); train it first", where=Where(file=str(run_dir)))
@@ -108,7 +120,7 @@ def export_run(
                 else:
                     report = _export_adapter(plan, base, final, tmp)
             report.files = sorted(p.name for p in tmp.iterdir())
-            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve())}
+            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve()), **export_provenance(plan)}
             atomic_write_text(tmp / EXPORT_MANIFEST, json.dumps(manifest, indent=2) + "\n")
             check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)  # again: nothing appeared meanwhile
             swap_in(tmp, out)
@@ -119,6 +131,22 @@ def export_run(
     return report
 
 
+def _recorded_plan(info: dict[str, Any], run_dir: Path) -> Plan:
+    """The Plan run.json recorded; one from another dayzero version (no family view, say) is a clear error."""
+    from pydantic import ValidationError
+
+    try:
+        return Plan.model_validate(info.get("plan"))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = "plan." + ".".join(str(p) for p in first["loc"])
+        raise ExportError(
+            f"run.json's plan does not fit this dayzero version ({first['msg'].lower()})",
+            where=Where(file=str(run_dir / "run.json"), field=field),
+            hint="run the recipe again with this version (`dayzero run RECIPE --overwrite`)",
+        ) from None
+
+
 def _default_out(plan: Plan, run_dir: Path) -> Path:
     """The plan's export dir; the default one (`<run dir>/export`) follows the run dir wherever it was given."""
     planned = Path(plan.export.out)
@@ -127,18 +155,12 @@ def _default_out(plan: Plan, run_dir: Path) -> Path:
     return planned
 
 
-def _model_class(plan: Plan) -> Any:
-    import transformers
-
-    return transformers.AutoModelForSequenceClassification if plan.trainer.stage == "rm" else transformers.AutoModelForCausalLM
-
-
 def _load_base(plan: Plan, base: Path) -> Any:
-    kwargs: dict[str, Any] = {"dtype": "auto", "use_safetensors": plan.model.use_safetensors}
-    kwargs["trust_remote_code"] = plan.model.trust_remote_code
-    if plan.trainer.stage == "rm":
-        kwargs["num_labels"] = 1
-    return _model_class(plan).from_pretrained(str(base), **kwargs)
+    """The plan's loader class in the export's dtype (`Plan.export.dtype`: `auto` keeps the weights' own)."""
+    from .loading import loader
+
+    auto, kwargs = loader(plan, dtype=plan.export.dtype)
+    return auto.from_pretrained(str(base), **kwargs)
 
 
 def probe_batch(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
@@ -270,10 +292,21 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
         diff = max(diff, trained_diff)
     _check_template(tokenizer, tmp, texts)
     if plan.export.ollama and tokenizer.chat_template:
-        reg = registry.default()
-        family = reg.get(plan.model.family)
-        atomic_write_text(tmp / "Modelfile", modelfile(reg.formats[plan.template.format], family, plan.template.end_of_turn))
+        atomic_write_text(tmp / "Modelfile", modelfile(plan.view.format, plan.view.family, plan.template.stop_strings))
+    _check_files(plan, tmp)
     return ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol, eos_token_ids=eos_ids)
+
+
+def _check_files(plan: Plan, tmp: Path) -> None:
+    """Every file the family says an export holds (`export.files`; `model.safetensors` matches shards)."""
+    present = {p.name for p in tmp.iterdir()}
+    sharded = any(name.startswith("model-") and name.endswith(".safetensors") for name in present)
+    missing = [f for f in plan.export.files if f not in present and not (f == "model.safetensors" and sharded)]
+    if missing:
+        raise ExportError(
+            f"the export lacks {missing}, which the family's `export.files` requires",
+            hint="the tokenizer or weights did not save as the family expects; see `dayzero registry show`",
+        )
 
 
 def _default_tolerance(model: Any, reference: Any) -> float:
@@ -295,7 +328,7 @@ def _write_generation_config(plan: Plan, base: Path, tmp: Path, tokenizer: Any) 
     except OSError:
         gen = GenerationConfig()
     vocab = tokenizer.get_vocab()
-    wanted = [*plan.template.generation_eos, *plan.template.end_of_turn]
+    wanted = plan.template.stop_tokens  # the one stop set (FamilyView.stop_tokens): generation eos, then end-of-turn
     missing_stops = [t for t in plan.template.end_of_turn if t not in vocab]
     if missing_stops:
         raise ExportError(f"end-of-turn tokens {missing_stops} are not in the tokenizer's vocabulary")
@@ -348,5 +381,5 @@ def _export_adapter(plan: Plan, base: Path, final: Path, tmp: Path) -> ExportRep
     base_vocab = getattr(AutoConfig.from_pretrained(str(base)), "vocab_size", None)
     # The one vLLM lint (serving refuses on the same problems); reported here, not raised: the
     # adapter is still a valid PEFT export for the hf back end and for merging.
-    problems = lint_adapter_dir(tmp, registry.get(plan.model.family), base_vocab)
+    problems = lint_adapter_dir(tmp, plan.view.family, base_vocab)
     return ExportReport(out=tmp, merged=False, lint=[str(p) for p in problems])

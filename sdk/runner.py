@@ -14,7 +14,7 @@ inputs and writes explicit artifacts into the run directory:
                         into place when complete
     logs/               the trainer's log history and tensorboard logs (when `report_to` has tensorboard)
     loss.png            the loss curve
-    export/             the verified export (see sdk.export)
+    export/             the verified export (see sdk.exporter)
 
 `--overwrite` removes exactly these (sdk.artifacts.RUN_ARTIFACTS), never other files in the directory.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 from .artifacts import check_export_target, swap_in
 from .checkpoints import newest_complete
@@ -68,11 +68,16 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     ignore_lock: bool = False,
+    strict: bool = False,
     train_dataset: Any = None,
     callbacks: list[Any] | None = None,
     console: Any = None,
+    registry: Any = None,
 ) -> RunResult:
     """Compile and run a recipe. `train_dataset` (a TRL-ready `datasets.Dataset`) skips data preparation.
+
+    ``registry``: where compile resolves the family (default: the bundled registry). It is the only
+    lookup: every stage after compile reads the Plan (`Plan.view`).
 
     `resume` continues from the run directory's newest complete checkpoint; `overwrite` removes an earlier
     run's artifacts in that directory first (nothing else); with neither, a directory holding checkpoints is
@@ -81,7 +86,7 @@ def run(
     from .compiler import compile as compile_plan
 
     loaded = load_recipe(source, overrides)
-    plan = compile_plan(loaded, ignore_lock=ignore_lock)
+    plan = compile_plan(loaded, ignore_lock=ignore_lock, registry=registry, strict=strict)
     from .launch import in_worker, run_launched
 
     if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each
@@ -159,10 +164,10 @@ def _stages(
         plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
 
     if plan.export.enabled:
-        from .export import export_run
+        from .exporter import export
 
         say("exporting: " + "; ".join(plan.export.steps))
-        report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
+        report = export(run_dir, out=Path(plan.export.out), overwrite=replace_export)
         result.export_dir = report.out
         info["export"] = report.as_dict()
         write_run_json(run_dir, info)
@@ -188,8 +193,8 @@ def skipped_rows_note(data_info: dict[str, Any]) -> str:
 
 def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
     """The base model directory and the tokenizer, carrying the chat template training will use."""
-    from .data_bridge import training_template
     from .loading import load_tokenizer, model_dir
+    from .training_data import training_template
 
     path = model_dir(plan, run_dir, loaded.base_dir)
     tokenizer = load_tokenizer(path, plan)
@@ -202,7 +207,7 @@ def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
 def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, Any, dict[str, Any]]:
     """The recipe's `data:` section as datasets the plan's trainer accepts (train, held-out or None), and
     facts about them."""
-    from .data_bridge import prepare
+    from .training_data import prepare
 
     return prepare(plan, loaded, setup_.tokenizer, setup_.template)
 
@@ -257,7 +262,7 @@ def train(
     try:
         with writing(final):
             save_final(trainer, staging)  # every rank calls it (it may synchronise); only the main one writes
-            from .export import save_probe
+            from .exporter import save_probe
 
             if trainer.is_world_process_zero():
                 setup_.tokenizer.save_pretrained(str(staging))
