@@ -28,10 +28,9 @@ def model_dir(plan: Plan, work_dir: Path, base_dir: Path | None = None) -> Path:
         target = work_dir / "base"
         if not (target / "config.json").is_file():
             if rank() == 0:
-                from dayzero import registry
                 from dayzero.sdk.tiny import save_tiny
 
-                save_tiny(registry.get(m.family), target)  # written under a temporary name, then renamed
+                save_tiny(plan.view.family, target)  # written under a temporary name, then renamed
             else:
                 _wait_for(target / "config.json")
         return target
@@ -94,20 +93,28 @@ def quantization_config(plan: Plan) -> Any:
     return bnb_config(plan.adapter.quantization)
 
 
-def load_model(path: Path, plan: Plan, tokenizer: Any = None) -> Any:
-    """The base model as the plan's model class (a causal LM, or a 1-label classifier for reward models)."""
+def loader(plan: Plan, dtype: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The plan's transformers auto class and its `from_pretrained` arguments (``dtype`` overrides the plan's)."""
     import torch
     import transformers
 
     m = plan.model
-    auto = transformers.AutoModelForSequenceClassification if plan.trainer.stage == "rm" else transformers.AutoModelForCausalLM
+    dtype = dtype or m.dtype
     kwargs: dict[str, Any] = {
         "trust_remote_code": m.trust_remote_code,
         "use_safetensors": m.use_safetensors,
-        "dtype": "auto" if m.dtype == "auto" else getattr(torch, m.dtype),
+        "dtype": "auto" if dtype == "auto" else getattr(torch, dtype),
+        **m.load_kwargs,
     }
-    if plan.trainer.stage == "rm":
-        kwargs["num_labels"] = 1
+    return getattr(transformers, m.loader), kwargs
+
+
+def load_model(path: Path, plan: Plan, tokenizer: Any = None) -> Any:
+    """The base model as the plan's loader class (a causal LM, or a 1-label classifier for reward models)."""
+    import torch
+
+    m = plan.model
+    auto, kwargs = loader(plan)
     quant = quantization_config(plan)
     if quant is not None:
         kwargs["quantization_config"] = quant

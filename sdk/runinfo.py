@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 LIBRARIES = ("dayzero", "torch", "transformers", "peft", "trl", "datasets", "accelerate", "tokenizers", "safetensors")
 

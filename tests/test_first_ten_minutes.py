@@ -73,7 +73,7 @@ def test_dora_refusal_hints_a_real_export_command(tmp_path: Path) -> None:
 def test_packing_with_dpo_fails_at_plan() -> None:
     recipe = {"name": "t", "model": {"id": "tiny:qwen2"}, "method": {"stage": "dpo"},
               "data": {"datasets": ["demo_preference"], "packing": True}}
-    with pytest.raises(RecipeError, match=r"\[D001\]"):
+    with pytest.raises(RecipeError, match=r"\[M004\]"):
         compile_plan(recipe, cuda=False)
     recipe["method"]["stage"] = "sft"
     recipe["data"]["datasets"] = ["demo_sft"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dayzero import sdk
+from dayzero import registry, sdk
 from dayzero.errors import ExportError
 
 pytestmark = pytest.mark.slow
@@ -89,9 +89,7 @@ def test_export_carries_the_training_template_and_eos(lora_run: Path, tmp_path: 
 def test_failed_check_leaves_nothing_that_looks_complete(
     lora_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib
-
-    export_mod = importlib.import_module("dayzero.sdk.export")  # the module, not the `sdk.export` function
+    from dayzero.sdk import exporter as export_mod
 
     out = tmp_path / "merged"
     monkeypatch.setattr(export_mod, "_default_tolerance", lambda model, reference: -1.0)  # no difference can pass
@@ -116,9 +114,14 @@ def test_adapter_only_export_is_linted_for_vllm(tmp_path: Path) -> None:
     assert not report.merged
     names = {p.name for p in (tmp_path / "adapter").iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= names
-    # qwen2's serving facts: rank buckets 8, 16, ... and no DoRA (families/qwen2.yaml, serving.lora).
-    assert "rank 12 is not a vLLM bucket: serve with --max-lora-rank 16" in report.lint
-    assert any("DoRA" in line for line in report.lint)
+    # vLLM serves no DoRA (vllm/lora/peft_helper.py: "vLLM does not yet support DoRA."), whatever the family.
+    assert any("DoRA" in line and "families/engines.yaml vllm.lora.dora" in line for line in report.lint)
+    # the same lint serving refuses on: the export reports exactly its problems
+    from dayzero.sdk.serve import lint_adapter_dir
+
+    base_vocab = json.loads((run / "base" / "config.json").read_text())["vocab_size"]
+    problems = lint_adapter_dir(tmp_path / "adapter", registry.get("qwen2"), base_vocab)
+    assert report.lint == [str(p) for p in problems]
 
 
 def test_quantized_run_merge_is_checked_against_the_4bit_model(lora_run: Path, tmp_path: Path) -> None:

@@ -189,10 +189,11 @@ def test_unknown_model_names_the_field() -> None:
     assert plan.model.family == "llama3" and plan.model.matched_by == "recipe"
 
 
-def test_serve_command_in_plan() -> None:
+def test_serve_command_in_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAYZERO_VLLM_PYTHON", raising=False)
     plan = compile_plan(recipe(serve={"backend": "vllm", "port": 9000}, export={"out": "/tmp/x"}), cuda=False)
     assert plan.serve_command is not None
-    assert plan.serve_command[:3] == ["vllm", "serve", "/tmp/x"] and "9000" in plan.serve_command
+    assert plan.serve_command[:4] == ["vllm", "serve", "--model", "/tmp/x"] and "9000" in plan.serve_command
     assert "--tool-call-parser" in plan.serve_command  # qwen2's hermes parser, from the family file
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+# one module per group (`serve_chat`: group serve, the OpenAI server; `vllm_serving`: group serving, vLLM facts;
+# `serve_vllm`: the live vLLM check)
 from . import (  # noqa: F401  (each registers its checks)
     architecture,
     export,
     quantization,
     schema,
-    serve,
-    serving,
+    serve_chat,
+    serve_vllm,
     template,
     tokenizer,
     train,
+    vllm_serving,
 )
 from .base import GROUP_ORDER, TABLE, Check, check
 

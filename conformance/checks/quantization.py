@@ -7,7 +7,7 @@ The QLoRA train smoke itself is `train.qlora` (with the other train checks).
 
 from __future__ import annotations
 
-from ..context import Context, require, require_attr
+from ..context import Context
 from ..result import NotApplicable, Outcome
 from .base import check
 
@@ -22,11 +22,10 @@ def layout(ctx: Context) -> Outcome:
     facts = ctx.family.quantization
     if "bnb-4bit" not in facts.on_the_fly and not facts.not_quantized:
         raise NotApplicable("no bnb-4bit in quantization.on_the_fly and no `not_quantized` facts to check")
-    require("bitsandbytes")
-    bnb_config = require_attr("dayzero.sdk.quantize", "bnb_config")
-    quantized_layout = require_attr("dayzero.sdk.quantize", "quantized_layout")
-    save_tiny = require_attr("dayzero.sdk.tiny", "save_tiny")
     from transformers import AutoModelForCausalLM
+
+    from dayzero.sdk.quantize import bnb_config, quantized_layout
+    from dayzero.sdk.tiny import save_tiny
 
     base = ctx.once("tiny_dir", lambda: save_tiny(ctx.family, ctx.workdir / "tiny-base"))
     skip = list(facts.skip_modules)

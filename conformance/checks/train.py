@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from ..context import Context, require, require_attr
+from ..context import Context
 from ..result import NotApplicable, Outcome
 from .base import check
 
@@ -48,13 +48,13 @@ def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
 
 def sdk_run(ctx: Context, kind: str) -> Any:
     """Run (once per context) the smoke recipe ``kind`` quietly; its result is cached for later checks."""
-    run = require_attr("dayzero.sdk.run", "run")  # the module's function: `dayzero.sdk.run` is shadowed on import
+    from dayzero.sdk.runner import run
 
     def go() -> Any:
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), ctx.as_default_registry():
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             try:
-                return run(recipe_for(ctx, kind))
+                return run(recipe_for(ctx, kind), registry=ctx.registry)
             except StopIteration:  # TRL peeks at the first row of an empty dataset
                 raise RuntimeError("the training set is empty after preprocessing: every row was longer than "
                                    "cutoff_len or the tiny model's context (a long default system prompt?)") from None
@@ -105,7 +105,7 @@ def qlora(ctx: Context) -> Outcome:
     facts = ctx.family.quantization
     if "bnb-4bit" not in facts.on_the_fly:
         raise NotApplicable(f"4-bit does not apply to {ctx.family.id}: {facts.note or 'no bnb-4bit in quantization.on_the_fly'}")
-    require("bitsandbytes")
+    import bitsandbytes  # noqa: F401  (a declared dependency; an ImportError here is the finding)
     outcome = _smoke(ctx, "qlora")
     export = sdk_run(ctx, "qlora").export_dir
     record = json.loads((export / "dayzero_export.json").read_text(encoding="utf-8"))

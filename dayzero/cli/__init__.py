@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "dayzero.cli.run_cmd",
     "dayzero.cli.serve_cmd",
     "dayzero.cli.template_cmd",
+    "dayzero.cli.eval_cmd",
 )
 
 

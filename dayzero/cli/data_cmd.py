@@ -56,9 +56,16 @@ def _setup(target: str, family: str | None, tokenizer: str | None, stage: str | 
         config = DataConfig(datasets=[target], catalog=catalog)
     if stage is None:  # a dataset alone: the stage its kind is for
         spec_kind = _kind_of(config, base_dir)
-        stage = {Kind.preference.value: "dpo", Kind.kto.value: "kto", Kind.text.value: "pt"}.get(spec_kind, "sft")
+        stage = {Kind.preference.value: "dpo", Kind.kto.value: "kto", Kind.text.value: "pt", Kind.prompt.value: "grpo"}.get(
+            spec_kind, "sft"
+        )
     if stage not in STAGE_KIND:
         raise DataError(f"unknown stage {stage!r}", hint=f"one of {', '.join(STAGE_KIND)}")
+    if STAGE_KIND[stage] == Kind.prompt.value:
+        raise DataError(
+            f"`dayzero data preview|stats` shows the token rows of the offline stages; `{stage}` trains on prompts "
+            "rendered at run time", hint="`dayzero plan RECIPE` shows its rewards; pick an offline `--stage` to see rows"
+        )
     updates: dict[str, Any] = {}
     if cutoff_len is not None:
         updates["cutoff_len"] = cutoff_len

@@ -79,7 +79,7 @@ def validate(files: Annotated[list[Path] | None, typer.Argument(help="Extra fami
 
     reg = store.load(root, extra_files=files or [])
     problems = lock.stale(reg, lock.read(reg.root / store.LOCK_FILE))
-    from dayzero.registry.gates import supported_without_report
+    from dayzero.conformance.gate import supported_without_report
 
     problems += supported_without_report(reg)
     if problems:
@@ -93,8 +93,8 @@ def validate(files: Annotated[list[Path] | None, typer.Argument(help="Extra fami
 def export(out: Path) -> None:
     """Write the whole registry as one JSON file (with its version and sha256) for other tools."""
     from dayzero import registry
+    from dayzero.atomic import atomic_write_text
     from dayzero.registry.exchange import export_document
-    from dayzero.yamlio import atomic_write_text
 
     doc = export_document(registry.default())
     atomic_write_text(out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")

@@ -21,6 +21,10 @@ Overrides = Annotated[
     list[str] | None, typer.Argument(help="`key=value` overrides, e.g. train.max_steps=5 method.r=16.")
 ]
 
+StrictFlag = Annotated[
+    bool, typer.Option("--strict", help="Refuse a model the registry does not verify (instead of an unverified draft).")
+]
+
 
 @app.command("run")
 def run_(
@@ -36,6 +40,7 @@ def run_(
     master_port: Annotated[int | None, typer.Option("--master-port", help="Node 0's port (`distributed.master_port`).")] = None,
     rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="host:port of a c10d rendezvous.")] = None,
     print_launch: Annotated[bool, typer.Option("--print-launch", help="Print the launch command and exit (for Slurm and schedulers).")] = False,
+    strict: StrictFlag = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the libraries' own logs and warnings.")] = False,
 ) -> None:
     """Compile and run a recipe: train, export, and print a sample reply."""
@@ -47,14 +52,14 @@ def run_(
     if print_launch:
         from dayzero.sdk.launch import printable, worker_command
 
-        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock)
+        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock, strict=strict)
         if compiled.distributed.launch is None:
             print("one process: `dayzero run` trains in-process (no launcher)")
             return
         print(printable(worker_command(compiled, resume=resume, ignore_lock=ignore_lock)))
         return
     result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock,
-                     verbose=verbose)
+                     strict=strict, verbose=verbose)
     import sys
 
     if sys.stdout.isatty():
@@ -75,11 +80,12 @@ def plan(
     gpu: Annotated[
         bool | None, typer.Option("--gpu/--cpu", help="Plan for a CUDA machine or a CPU one (default: this machine).")
     ] = None,
+    strict: StrictFlag = False,
 ) -> None:
     """Compile a recipe and print the plan; every rule is checked, no weights load."""
     from dayzero import sdk
 
-    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu)
+    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu, strict=strict)
     if as_json:
         print_json(compiled.model_dump(mode="json"))
         return
@@ -102,16 +108,28 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier dayzero export at the destination (never other files).")
     ] = False,
+    gguf: Annotated[bool, typer.Option("--gguf", help="Also write model-<type>.gguf (llama.cpp, Ollama), verified.")] = False,
+    gguf_type: Annotated[str, typer.Option("--gguf-type", help="f16 | bf16 | q8_0.")] = "f16",
 ) -> None:
-    """Export a finished run: merged and verified, or adapter-only."""
-    from dayzero.sdk.export import export_run
+    """Export a finished run: merged and verified, or adapter-only; optionally as GGUF too."""
+    from dayzero.sdk.exporter import export
 
-    report = export_run(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
+    if gguf:
+        from dayzero.sdk.gguf_export import check_gguf_request
+
+        check_gguf_request(run_dir, gguf_type, adapter_only=adapter_only)  # refused before anything is written
+    report = export(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
     print(f"export: {report.out}")
     if report.max_logit_diff is not None:
         print(f"merged logits match base+adapter: max |diff| {report.max_logit_diff:.2e} <= {report.tolerance:g}")
     for line in report.lint:
         print(f"vllm: {line}")
+    if gguf:
+        from dayzero.sdk.gguf_export import write_gguf_for_run
+
+        written = write_gguf_for_run(run_dir, report.out, gguf_type)
+        print(f"gguf: {written.path} ({written.arch}, {written.tensors} tensors); logits match the export: "
+              f"max |diff| {written.max_logit_diff:.2e} <= {written.tolerance:.2g}")
 
 
 @recipe_app.command("validate")

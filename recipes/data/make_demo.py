@@ -169,8 +169,19 @@ def pretrain_rows(rng: random.Random) -> list[dict]:
     return rows
 
 
+def prompt_rows(rng: random.Random) -> list[dict]:
+    """Prompts with a reference answer (online RL and evaluation): the answer alone, in `completion`."""
+    rows = []
+    for _ in range(48):
+        q, _, value = arithmetic(rng)
+        rows.append({"prompt": [user(q)], "completion": str(value)})
+    for country, capital in CAPITALS[:8]:
+        rows.append({"prompt": [user(f"What is the capital of {country}?")], "completion": capital})
+    return rows
+
+
 FILES = ("sft_demo.jsonl", "identity.json", "sharegpt_demo.json", "preference_demo.jsonl", "kto_demo.jsonl",
-         "pretrain_demo.jsonl")
+         "pretrain_demo.jsonl", "prompts_demo.jsonl")
 
 
 def main(out: Path = HERE) -> None:
@@ -187,6 +198,7 @@ def main(out: Path = HERE) -> None:
     jsonl("preference_demo.jsonl", preference_rows(rng))
     jsonl("kto_demo.jsonl", kto_rows(rng))
     jsonl("pretrain_demo.jsonl", pretrain_rows(rng))
+    jsonl("prompts_demo.jsonl", prompt_rows(random.Random(SEED + 1)))  # its own stream: the files above stay as they were
 
 
 if __name__ == "__main__":

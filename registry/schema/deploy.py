@@ -59,18 +59,12 @@ class Export(Strict):
 
 
 class LoraServing(Strict):
-    """What vLLM accepts for LoRA adapters of this family."""
+    """What differs per family when vLLM serves its LoRA adapters (what holds for every family, such as
+    the rank buckets or DoRA, is in the engine table, `families/engines.yaml`)."""
 
     packed_modules: dict[str, list[str]] = Field(
         default_factory=dict, description="vLLM's packed modules: fused name -> the names it packs."
     )
-    max_rank_buckets: list[int] = Field(
-        default_factory=lambda: [8, 16, 32, 64, 128, 256, 320, 512],
-        description="Values vLLM allows for `--max-lora-rank`.",
-    )
-    dora: bool = Field(default=False, description="Whether DoRA adapters can be served.")
-    modules_to_save: bool = Field(default=False, description="Whether adapters with modules_to_save can be served.")
-    added_tokens: bool = Field(default=False, description="Whether adapters that add tokens can be served.")
 
 
 class Serving(Strict):

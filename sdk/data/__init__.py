@@ -13,7 +13,7 @@ Public API::
 Modules: ``spec`` (the pydantic specs and catalog), ``formats`` (layouts -> canonical rows), ``sources``
 (local files, Hugging Face, ModelScope), ``preprocess`` (per-stage tokens and labels), ``packing``,
 ``mix``, ``cache``, ``problems``, ``pipeline`` (``prepare``), ``report`` (what ``dayzero data preview|stats``
-show), ``testing`` (a tokenizer with hand-countable ids). Importing this package loads only the specs
+show), ``prompts`` (prompt rows for online RL and evaluation), ``testing`` (a tokenizer with hand-countable ids). Importing this package loads only the specs
 (pydantic); datasets, numpy and the templates are imported when `prepare` is first used.
 
 With ``streaming``, ``prepared.train`` is an ``IterableDataset`` and ``prepared.stats`` fills in as it is

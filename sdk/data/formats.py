@@ -7,6 +7,8 @@ Canonical rows are what every stage consumes, whatever the source layout was:
   assistant turns that complete the prompt)
 - kto:        ``{"prompt": [...], "completion": [...], "label": bool, "tools": ...}``
 - text:       ``{"text": str}``
+- prompt:     ``{"prompt": [...], "reference": str | None, "tools": ...}`` (online RL and evaluation; the
+  reference is a conversation's trailing assistant turn, or the response column)
 
 Messages are OpenAI-style dicts: ``role`` (system/user/assistant/tool), ``content`` (always a string),
 and where present ``tool_calls`` (``[{"type": "function", "function": {"name", "arguments": dict}}]``),
@@ -106,6 +108,8 @@ class _Converter:
             return {"messages": messages, "tools": tools}
         if self.kind == Kind.preference:
             return {**self._preference(raw), "tools": tools}
+        if self.kind == Kind.prompt:
+            return {**self._prompt(raw), "tools": tools}
         return {**self._kto(raw), "tools": tools}
 
     # -- conversations -------------------------------------------------------------------------------
@@ -249,6 +253,28 @@ class _Converter:
             if not reply or reply[-1]["role"] != "assistant":
                 raise RowError("bad_order", f"`{name}` must end with an assistant turn")
         return {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+
+    def _prompt(self, raw: Row) -> Row:
+        """A prompt and, when the row has one, its reference reply: trailing assistant turns of a
+        conversation, else the response column (alpaca `output`, openai `completion`)."""
+        if self.fmt == Format.alpaca:
+            messages = self._alpaca(raw, with_reply=False)
+        else:
+            key = self.cols["messages"] if self.cols["messages"] in raw else self.cols.get("prompt", "")
+            messages = self._turns(_column(raw, key), key)
+            system = raw.get(self.cols.get("system", ""))
+            if system and messages[0]["role"] != "system":
+                messages.insert(0, {"role": "system", "content": _str(system, self.cols["system"])})
+        cut = len(messages)
+        while cut and messages[cut - 1]["role"] == "assistant":
+            cut -= 1
+        prompt, replies = messages[:cut], messages[cut:]
+        _check_order(prompt, need_reply=False)
+        reference = replies[-1]["content"] if replies else None
+        response = self.cols.get("response")
+        if reference is None and response and raw.get(response) is not None:
+            reference = _str(raw[response], response)
+        return {"prompt": prompt, "reference": reference}
 
     def _kto(self, raw: Row) -> Row:
         label = _label(_column(raw, self.cols["kto_tag"]), self.cols["kto_tag"])

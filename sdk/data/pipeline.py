@@ -63,7 +63,8 @@ def resolve_specs(config: DataConfig, stage: str, base_dir: Path | None = None) 
             else:
                 path = Path(ref) if Path(ref).is_absolute() or base_dir is None else base_dir / ref
                 spec = _bare_file_spec(str(path), kind, ref)
-        if spec.kind != kind and not (kind == Kind.kto and spec.kind == Kind.preference):
+        usable = (kind == Kind.kto and spec.kind == Kind.preference) or (kind == Kind.prompt and spec.kind != Kind.text)
+        if spec.kind != kind and not usable:
             raise DataError(f"dataset {spec.label!r} holds {spec.kind} rows; stage `{stage}` needs {kind} rows",
                             hint="pick a dataset of the right kind, or set `kind:` in its spec")
         specs.append(spec)

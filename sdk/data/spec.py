@@ -40,6 +40,7 @@ class Kind(str, Enum):
     preference = "preference"  # a prompt with a chosen and a rejected reply
     kto = "kto"  # a prompt and one reply labelled desirable or not
     text = "text"  # raw text
+    prompt = "prompt"  # a prompt to answer (online RL, evaluation), with an optional reference reply
 
 
 class Columns(_Model):
@@ -90,7 +91,7 @@ class DatasetSpec(_Model):
     revision: str | None = Field(default=None, description="Hub revision (branch, tag or commit).")
     data_files: list[str] | None = Field(default=None, description="Hub: only these files of the repository.")
     format: Format = Field(default=Format.openai, description="alpaca | sharegpt | openai | text.")
-    kind: Kind = Field(default=Kind.sft, description="sft | preference | kto | text.")
+    kind: Kind = Field(default=Kind.sft, description="sft | preference | kto | text | prompt.")
     columns: Columns = Field(default_factory=Columns)
     tags: Tags = Field(default_factory=Tags)
     num_samples: int | None = Field(default=None, gt=0, description="Use only the first N rows of this dataset.")
@@ -162,7 +163,7 @@ def bundled_catalog() -> Catalog:
     return load_catalog(bundled_catalog_path())
 
 
-Stage = Literal["sft", "pt", "rm", "dpo", "orpo", "simpo", "kto"]
+Stage = Literal["sft", "pt", "rm", "dpo", "orpo", "simpo", "kto", "grpo"]
 
 #: The row kind each training stage consumes.
 STAGE_KIND: dict[str, str] = {
@@ -173,6 +174,8 @@ STAGE_KIND: dict[str, str] = {
     "orpo": Kind.preference.value,
     "simpo": Kind.preference.value,
     "kto": Kind.kto.value,
+    "grpo": Kind.prompt.value,  # any kind but text: prompts are cut from sft, preference and kto rows too
+    "ppo": Kind.prompt.value,
 }
 
 DatasetRef = Annotated[

@@ -15,10 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import RecipeError, Where
 from dayzero.registry import Registry
 from dayzero.registry.schema import Family
-from dayzero.yamlio import atomic_write_text, parse_yaml, read_json_object, read_text
+from dayzero.yamlio import parse_yaml, read_json_object, read_text
 
 LOCK_VERSION = 2
 

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .common import Section
 
-Stage = Literal["pt", "sft", "rm", "dpo", "kto", "orpo", "simpo"]
+Stage = Literal["pt", "sft", "rm", "dpo", "kto", "orpo", "simpo", "grpo", "ppo"]
 Adapter = Literal["lora", "dora", "rslora", "pissa", "oft", "freeze", "full", "qlora"]
 TargetPreset = Literal["attention", "mlp", "all-linear"]
 
@@ -20,7 +20,7 @@ class MethodSection(Section):
     stage: Stage = Field(
         default="sft",
         description="pt (plain-text causal LM) | sft | rm (reward model) | dpo | kto | orpo | simpo (CPO with "
-        "the SimPO loss).",
+        "the SimPO loss) | grpo (online RL with the `rl:` section's rewards) | ppo (refused: TRL 1.16 has no PPO).",
     )
     adapter: Adapter = Field(
         default="lora",
@@ -53,7 +53,8 @@ class MethodSection(Section):
         description="dtype the 4-bit layers compute in (`bnb_4bit_compute_dtype`); auto: bfloat16 on CUDA, float32 on CPU.",
     )
     beta: float | None = Field(
-        default=None, gt=0, description="Preference strength (DPO/KTO beta, ORPO lambda, SimPO beta); TRL's default if unset."
+        default=None, gt=0, description="Preference strength (DPO/KTO beta, ORPO lambda, SimPO beta), GRPO's KL coefficient "
+        "(0: no reference model); TRL's default if unset."
     )
     simpo_gamma: float = Field(default=0.5, ge=0, description="SimPO target reward margin.")
     thinking: Literal["off", "on", "keep"] | None = Field(

@@ -15,6 +15,7 @@ from .distributed import DistributedSection
 from .export import ExportSection, SampleSection
 from .method import MethodSection
 from .model import ModelSection
+from .rl import RLSection
 from .serve import ServeSection
 from .train import TrainSection
 
@@ -39,6 +40,7 @@ class Recipe(Section):
     export: ExportSection = Field(default_factory=ExportSection)
     sample: SampleSection = Field(default_factory=SampleSection)
     serve: ServeSection | None = Field(default=None, description="How the export is served; absent: not served.")
+    rl: RLSection | None = Field(default=None, description="Rollouts and rewards of the online stage (`grpo`).")
 
     @field_validator("registry")
     @classmethod

@@ -24,6 +24,10 @@ class TrainSection(Section):
     seed: int = Field(default=0, description="Seed for weights init, data order and dropout.")
     logging_steps: int = Field(default=1, ge=1)
     save_steps: int = Field(default=50, ge=1, description="Checkpoint every N steps (for `--resume`).")
+    eval_steps: int | None = Field(
+        default=None, ge=1,
+        description="Eval loss on the held-out split (`data.val_size` > 0) every N steps; default `save_steps`.",
+    )
     save_total_limit: int | None = Field(default=2, ge=1, description="Checkpoints kept; older ones are deleted.")
     gradient_checkpointing: bool = Field(default=False, description="Trade compute for memory.")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(

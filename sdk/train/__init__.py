@@ -4,6 +4,8 @@
   layers), full; target names checked against the instantiated model.
 - `trainers`: the plan's TRL trainer and config class (SFT, DPO, KTO, Reward; ORPO and CPO/SimPO from
   `trl.experimental`), taking dayzero's pre-tokenized rows as they are.
+- `rl`: the online stage, TRL's GRPOTrainer on prompts rendered by the family template, with the plan's
+  rewards (`sdk.rewards`).
 """
 
 from .adapters import apply_adapter, check_targets, trainable_summary

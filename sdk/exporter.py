@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero import registry
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ExportError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .artifacts import EXPORT_MANIFEST, check_export_target, clean_stale_partials, partial_name, swap_in
 from .modelfile import modelfile
@@ -47,6 +46,19 @@ PROBE_CONVERSATIONS: list[list[dict[str, str]]] = [
         {"role": "assistant", "content": "Four."},
     ],
 ]
+
+
+def export_provenance(plan: Plan) -> dict[str, Any]:
+    """What an export records of the family it was made from: `serve` warns when the registry's entry changed
+    since (`family_hash`) and serves with the recorded view, checkpoint overrides included."""
+    return {
+        "family": plan.model.family,
+        "family_revision": plan.model.family_revision,
+        "family_hash": plan.view.family_hash,
+        "registry_version": plan.view.registry_version,
+        "checkpoint": plan.view.checkpoint,
+        "view": plan.view.model_dump(mode="json", by_alias=True),
+    }
 
 
 @dataclass
@@ -73,7 +85,7 @@ class ExportReport:
         }
 
 
-def export_run(
+def export(
     run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
 ) -> ExportReport:
     """Export `run_dir/final` to `out` (default: the plan's export dir); see the module docstring.
@@ -84,7 +96,7 @@ def export_run(
     run_dir = Path(run_dir)
     info = read_run_json(run_dir)
     settle_status(run_dir)
-    plan = Plan.model_validate(info["plan"])
+    plan = _recorded_plan(info, run_dir)
     final = run_dir / "final"
     if not final.is_dir():
         raise ExportError("the run has no trained result (final/ is missing); train it first", where=Where(file=str(run_dir)))
@@ -114,7 +126,7 @@ def export_run(
                 else:
                     report = _export_adapter(plan, base, final, tmp)
             report.files = sorted(p.name for p in tmp.iterdir())
-            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve())}
+            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve()), **export_provenance(plan)}
             atomic_write_text(tmp / EXPORT_MANIFEST, json.dumps(manifest, indent=2) + "\n")
             check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)  # again: nothing appeared meanwhile
             swap_in(tmp, out)
@@ -125,6 +137,22 @@ def export_run(
     return report
 
 
+def _recorded_plan(info: dict[str, Any], run_dir: Path) -> Plan:
+    """The Plan run.json recorded; one from another dayzero version (no family view, say) is a clear error."""
+    from pydantic import ValidationError
+
+    try:
+        return Plan.model_validate(info.get("plan"))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = "plan." + ".".join(str(p) for p in first["loc"])
+        raise ExportError(
+            f"run.json's plan does not fit this dayzero version ({first['msg'].lower()})",
+            where=Where(file=str(run_dir / "run.json"), field=field),
+            hint="run the recipe again with this version (`dayzero run RECIPE --overwrite`)",
+        ) from None
+
+
 def _default_out(plan: Plan, run_dir: Path) -> Path:
     """The plan's export dir; the default one (`<run dir>/export`) follows the run dir wherever it was given."""
     planned = Path(plan.export.out)
@@ -133,18 +161,12 @@ def _default_out(plan: Plan, run_dir: Path) -> Path:
     return planned
 
 
-def _model_class(plan: Plan) -> Any:
-    import transformers
-
-    return transformers.AutoModelForSequenceClassification if plan.trainer.stage == "rm" else transformers.AutoModelForCausalLM
-
-
 def _load_base(plan: Plan, base: Path) -> Any:
-    kwargs: dict[str, Any] = {"dtype": "auto", "use_safetensors": plan.model.use_safetensors}
-    kwargs["trust_remote_code"] = plan.model.trust_remote_code
-    if plan.trainer.stage == "rm":
-        kwargs["num_labels"] = 1
-    return _model_class(plan).from_pretrained(str(base), **kwargs)
+    """The plan's loader class in the export's dtype (`Plan.export.dtype`: `auto` keeps the weights' own)."""
+    from .loading import loader
+
+    auto, kwargs = loader(plan, dtype=plan.export.dtype)
+    return auto.from_pretrained(str(base), **kwargs)
 
 
 def probe_batch(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
@@ -291,9 +313,8 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
         report.max_logit_diff = max(diff, trained_diff)
     _check_template(tokenizer, tmp, texts)
     if plan.export.ollama and tokenizer.chat_template:
-        reg = registry.default()
-        family = reg.get(plan.model.family)
-        atomic_write_text(tmp / "Modelfile", modelfile(reg.formats[plan.template.format], family, plan.template.end_of_turn))
+        atomic_write_text(tmp / "Modelfile", modelfile(plan.view.format, plan.view.family, plan.template.stop_strings))
+    _check_files(plan, tmp)
     report.eos_token_ids = eos_ids
     return report
 
@@ -319,6 +340,17 @@ def _check_quantized(merged: Any, quantized: Any, tolerance: float, what: str) -
         )
     return error, float((merged - quantized).abs().max())
 
+def _check_files(plan: Plan, tmp: Path) -> None:
+    """Every file the family says an export holds (`export.files`; `model.safetensors` matches shards)."""
+    present = {p.name for p in tmp.iterdir()}
+    sharded = any(name.startswith("model-") and name.endswith(".safetensors") for name in present)
+    missing = [f for f in plan.export.files if f not in present and not (f == "model.safetensors" and sharded)]
+    if missing:
+        raise ExportError(
+            f"the export lacks {missing}, which the family's `export.files` requires",
+            hint="the tokenizer or weights did not save as the family expects; see `dayzero registry show`",
+        )
+
 
 def _default_tolerance(model: Any, reference: Any) -> float:
     """1e-5 for fp32 weights; for 16-bit weights 3% of the largest probe logit (merging rounds W + BA to the
@@ -339,7 +371,7 @@ def _write_generation_config(plan: Plan, base: Path, tmp: Path, tokenizer: Any) 
     except OSError:
         gen = GenerationConfig()
     vocab = tokenizer.get_vocab()
-    wanted = [*plan.template.generation_eos, *plan.template.end_of_turn]
+    wanted = plan.template.stop_tokens  # the one stop set (FamilyView.stop_tokens): generation eos, then end-of-turn
     missing_stops = [t for t in plan.template.end_of_turn if t not in vocab]
     if missing_stops:
         raise ExportError(f"end-of-turn tokens {missing_stops} are not in the tokenizer's vocabulary")
@@ -387,35 +419,11 @@ def _export_adapter(plan: Plan, base: Path, final: Path, tmp: Path) -> ExportRep
         shutil.copy2(final / name, tmp / name)
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     tokenizer.save_pretrained(str(tmp))
-    config = json.loads((final / "adapter_config.json").read_text(encoding="utf-8"))
+    from .serve.vllm_lint import lint_adapter_dir
+
     base_vocab = getattr(AutoConfig.from_pretrained(str(base)), "vocab_size", None)
-    lint = lint_adapter(plan, config, added_tokens=bool(base_vocab and len(tokenizer) > base_vocab))
+    # The one vLLM lint (serving refuses on the same problems); reported here, not raised: the
+    # adapter is still a valid PEFT export for the hf back end and for merging.
+    problems = lint_adapter_dir(tmp, plan.view.family, base_vocab)
     # A QLoRA adapter is served on its base quantized the same way (dayzero serve reads this from the export).
-    return ExportReport(out=tmp, merged=False, lint=lint, quantization=plan.adapter.quantization)
-
-
-def lint_adapter(plan: Plan, adapter_config: dict[str, Any], *, added_tokens: bool = False) -> list[str]:
-    """What vLLM would reject (or need a flag for) when serving this adapter on this family."""
-    family = registry.get(plan.model.family)
-    serving = family.serving.lora
-    problems: list[str] = []
-    if family.serving.vllm_architecture is None:
-        problems.append("vLLM has no implementation of this family's architecture")
-    rank = int(adapter_config.get("r", 0))
-    buckets = sorted(serving.max_rank_buckets)
-    fitting = [b for b in buckets if b >= rank]
-    if not fitting:
-        problems.append(f"rank {rank} exceeds vLLM's largest --max-lora-rank ({buckets[-1]})")
-    elif rank not in buckets:
-        problems.append(f"rank {rank} is not a vLLM bucket: serve with --max-lora-rank {fitting[0]}")
-    if adapter_config.get("peft_type", "LORA") != "LORA":
-        problems.append(f"vLLM serves LoRA adapters only, this is {adapter_config.get('peft_type')}: merge instead")
-    if str(adapter_config.get("init_lora_weights", "")).startswith("pissa"):
-        problems.append("a PiSSA adapter is relative to its residual base, not the released one: merge instead")
-    if adapter_config.get("use_dora") and not serving.dora:
-        problems.append("vLLM does not serve DoRA adapters for this family: merge instead")
-    if adapter_config.get("modules_to_save") and not serving.modules_to_save:
-        problems.append(f"vLLM rejects adapters with modules_to_save {adapter_config['modules_to_save']}")
-    if added_tokens and not serving.added_tokens:
-        problems.append("the adapter adds tokens to the vocabulary, which vLLM does not serve for this family")
-    return problems
+    return ExportReport(out=tmp, merged=False, lint=[str(p) for p in problems], quantization=plan.adapter.quantization)

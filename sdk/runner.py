@@ -14,7 +14,7 @@ inputs and writes explicit artifacts into the run directory:
                         into place when complete
     logs/               the trainer's log history and tensorboard logs (when `report_to` has tensorboard)
     loss.png            the loss curve
-    export/             the verified export (see sdk.export)
+    export/             the verified export (see sdk.exporter)
 
 `--overwrite` removes exactly these (sdk.artifacts.RUN_ARTIFACTS), never other files in the directory.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 from .artifacts import check_export_target, swap_in
 from .checkpoints import newest_complete
@@ -37,6 +37,7 @@ from .plan import Plan
 from .recipe.load import LoadedRecipe, load_recipe
 from .runguard import begin_run, recorded
 from .runinfo import library_versions, plot_losses, quiet_library_deprecations, rank, write_run_json
+from .runseries import eval_arguments, run_series
 from .write_errors import writing
 
 
@@ -67,12 +68,17 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     ignore_lock: bool = False,
+    strict: bool = False,
     train_dataset: Any = None,
     callbacks: list[Any] | None = None,
     console: Any = None,
+    registry: Any = None,
     verbose: bool = False,
 ) -> RunResult:
     """Compile and run a recipe. `train_dataset` (a TRL-ready `datasets.Dataset`) skips data preparation.
+
+    ``registry``: where compile resolves the family (default: the bundled registry). It is the only
+    lookup: every stage after compile reads the Plan (`Plan.view`).
 
     `resume` continues from the run directory's newest complete checkpoint; `overwrite` removes an earlier
     run's artifacts in that directory first (nothing else); with neither, a directory holding checkpoints is
@@ -84,17 +90,18 @@ def run(
 
     out = RunConsole(console if console is not False else None, verbose=verbose, enabled=console is not False)
     with quiet_libraries(verbose):
-        return _run(source, overrides, resume, overwrite, ignore_lock, train_dataset, callbacks, out)
+        return _run(source, overrides, resume, overwrite, ignore_lock, train_dataset, callbacks, out,
+                    registry=registry, strict=strict)
 
 
 def _run(
     source: Any, overrides: Any, resume: bool, overwrite: bool, ignore_lock: bool, train_dataset: Any,
-    callbacks: list[Any] | None, console: Any,
+    callbacks: list[Any] | None, console: Any, *, registry: Any = None, strict: bool = False,
 ) -> RunResult:
     from .compiler import compile as compile_plan
 
     loaded = load_recipe(source, overrides)
-    plan = compile_plan(loaded, ignore_lock=ignore_lock)
+    plan = compile_plan(loaded, ignore_lock=ignore_lock, registry=registry, strict=strict)
     from .launch import in_worker, run_launched
 
     if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each
@@ -142,9 +149,10 @@ def _stages(
     out.plan(plan)
     with out.stage("setup (base model, tokenizer, chat template)"):
         setup_ = setup(plan, loaded, run_dir)
+    eval_dataset = None
     if train_dataset is None:
         with out.stage("data"):
-            train_dataset, data_info = prepare_data(plan, loaded, setup_)
+            train_dataset, eval_dataset, data_info = prepare_data(plan, loaded, setup_)
     else:
         data_info = {"fingerprint": getattr(train_dataset, "_fingerprint", None), "rows": len(train_dataset)}
     info["data"] = data_info
@@ -159,7 +167,7 @@ def _stages(
         info["resumed_from"] = checkpoint.name if checkpoint else None
     with out.stage(f"train ({plan.trainer.trainer}, {data_info.get('rows')} rows{skipped_rows_note(data_info)})"):
         metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks,
-                                progress=out.progress_callback())
+                                progress=out.progress_callback(), eval_dataset=eval_dataset)
     result = RunResult(run_dir=run_dir, plan=plan, metrics=metrics, losses=losses)
     info.update(metrics=metrics, losses=losses, status="trained")
     from .train.sharding import leave_engine
@@ -167,15 +175,16 @@ def _stages(
     leave_engine(plan)
     if rank() != 0:
         return result
+    info.update(run_series(run_dir))  # eval losses and rewards per logged step, where the stage has them
     write_run_json(run_dir, info)
     with writing(run_dir / "loss.png"):
         plot_losses(_history(run_dir), run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
 
     if plan.export.enabled:
-        from .export import export_run
+        from .exporter import export
 
         with out.stage("export (merged, verified)" if plan.export.merge else "export (adapter, linted)"):
-            report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
+            report = export(run_dir, out=Path(plan.export.out), overwrite=replace_export)
         result.export_dir = report.out
         info["export"] = report.as_dict()
         write_run_json(run_dir, info)
@@ -201,8 +210,8 @@ def skipped_rows_note(data_info: dict[str, Any]) -> str:
 
 def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
     """The base model directory and the tokenizer, carrying the chat template training will use."""
-    from .data_bridge import training_template
     from .loading import load_tokenizer, model_dir
+    from .training_data import training_template
 
     path = model_dir(plan, run_dir, loaded.base_dir)
     tokenizer = load_tokenizer(path, plan)
@@ -212,9 +221,10 @@ def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
     return Setup(model_dir=path, tokenizer=tokenizer, template=template, generated_template=generated)
 
 
-def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, dict[str, Any]]:
-    """The recipe's `data:` section as a dataset the plan's trainer accepts, and facts about it."""
-    from .data_bridge import prepare
+def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, Any, dict[str, Any]]:
+    """The recipe's `data:` section as datasets the plan's trainer accepts (train, held-out or None), and
+    facts about them."""
+    from .training_data import prepare
 
     return prepare(plan, loaded, setup_.tokenizer, setup_.template)
 
@@ -228,6 +238,7 @@ def train(
     resume: bool = False,
     callbacks: list[Any] | None = None,
     progress: Any = None,
+    eval_dataset: Any = None,
 ) -> tuple[dict[str, Any], list[float]]:
     """Load the base, apply the adapter, train with TRL; save the result and the tokenizer under final/.
 
@@ -249,7 +260,10 @@ def train(
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
         prepare_model(model, plan)  # ZeRO-3 leaf modules, where the plan names them
-        trainer = build_trainer(plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks)
+        trainer = build_trainer(
+            plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks,
+            **eval_arguments(plan, eval_dataset),
+        )
         from .console import replace_trainer_printer
 
         replace_trainer_printer(trainer, progress)
@@ -272,7 +286,7 @@ def train(
     try:
         with writing(final):
             save_final(trainer, staging)  # every rank calls it (it may synchronise); only the main one writes
-            from .export import save_probe
+            from .exporter import save_probe
 
             if trainer.is_world_process_zero():
                 setup_.tokenizer.save_pretrained(str(staging))
