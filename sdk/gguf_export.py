@@ -67,11 +67,11 @@ def gguf_architecture(family: Family) -> str:
 
 
 def _run_family(run_dir: Path) -> Family:
-    from dayzero import registry
-
+    """The family as the run's plan resolved it (its view: checkpoint overrides applied), no registry lookup."""
+    from .exporter import _recorded_plan
     from .runinfo import read_run_json
 
-    return registry.get(read_run_json(Path(run_dir))["plan"]["model"]["family"])
+    return _recorded_plan(read_run_json(Path(run_dir)), Path(run_dir)).view.family
 
 
 def check_gguf_request(run_dir: Path, gguf_type: str, *, adapter_only: bool = False) -> None:

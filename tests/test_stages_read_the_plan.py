@@ -35,6 +35,13 @@ STAGE_MODULES = [
     "sdk/serve/app.py",
     "sdk/serve/chat_output.py",
     "sdk/serve/text_stream.py",
+    "sdk/serve/vllm_cmd.py",
+    "sdk/serve/vllm_lint.py",
+    "sdk/serve/vllm_launch.py",
+    "sdk/gguf_export.py",
+    "sdk/quantize.py",
+    "sdk/train/sharding.py",
+    "sdk/launch.py",
 ]
 
 # Registry modules that hold lookups; `dayzero.registry.schema` (types) and `dayzero.registry.view`'s

@@ -194,7 +194,7 @@ def chat_template_for(target: ServeTarget) -> Path | None:
     family = target.family
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dayzero" / "chat_templates"
     path = cache / f"{family.id}-r{family.revision}.jinja"
-    text = ChatTemplate.for_family(family).to_jinja()
+    text = ChatTemplate.for_view(target.view).to_jinja()  # the served view: no registry lookup
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         from dayzero.atomic import atomic_write_text
 
