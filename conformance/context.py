@@ -2,20 +2,15 @@
 
 Expensive things (the tiny tokenizer and model, the chat template, the trained model) are built on
 first use and cached, so the train, export and serve checks work on the same instance, in the same
-order a user's recipe would (train -> export -> serve). A piece another part of dayzero provides is
-imported through `require`, which turns a missing module into `Unavailable` (the check is skipped
-and says which module), never into a fake pass.
+order a user's recipe would (train -> export -> serve). The SDK pieces a check uses are imported
+inside the functions that need them, so reading a report or the check table stays light.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .official import OfficialFiles, read_reference
@@ -24,25 +19,6 @@ from .result import NotApplicable, Unavailable
 if TYPE_CHECKING:
     from dayzero.registry.schema import ChatFormat, Family
     from dayzero.registry.store import Registry
-
-
-def require(module: str) -> ModuleType:
-    """Import ``module`` or raise `Unavailable` naming it."""
-    try:
-        return import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            raise Unavailable(module) from None
-        raise
-
-
-def require_attr(module: str, name: str) -> Any:
-    """``module.name`` or `Unavailable` naming both (the module may land before the function)."""
-    mod = require(module)
-    try:
-        return getattr(mod, name)
-    except AttributeError:
-        raise Unavailable(f"{module}.{name}") from None
 
 
 @dataclass
@@ -90,37 +66,23 @@ class Context:
 
     # --- tiny instance ----------------------------------------------------------------------------
     def tiny_tokenizer(self) -> Any:
-        fn = require_attr("dayzero.sdk.tiny", "tiny_tokenizer")
+        from dayzero.sdk.tiny import tiny_tokenizer as fn
         return self.once("tiny_tokenizer", lambda: fn(self.family))
 
     def tiny_model(self) -> Any:
-        fn = require_attr("dayzero.sdk.tiny", "tiny_model")
+        from dayzero.sdk.tiny import tiny_model as fn
         tok = self.tiny_tokenizer()
         return self.once("tiny_model", lambda: fn(self.family, tokenizer=tok, seed=0))
 
+    def view(self) -> Any:
+        """The family as this run's registry has it (a `FamilyView`): what the SDK's stages are given."""
+        from dayzero.registry.view import view_of
+
+        return self.once("view", lambda: view_of(self.registry, self.family))
+
     def chat_template(self) -> Any:
-        cls = require_attr("dayzero.sdk.templates", "ChatTemplate")
-        return self.once("chat_template", lambda: cls.for_family(self.family, registry=self.registry))
-
-    @contextmanager
-    def as_default_registry(self) -> Iterator[None]:
-        """Make this run's registry the process default while the SDK runs.
-
-        The SDK resolves `tiny:<id>` and family ids through `dayzero.registry.default()`; a run on a
-        scratch registry (tests) or on a day0 draft would otherwise train a different entry, or none.
-        Conformance runs one check at a time in one thread, so the swap is not observed elsewhere.
-        """
-        import dayzero.registry as registry_mod
-
-        original = registry_mod.default
-        if self.registry is original():
-            yield
-            return
-        registry_mod.default = lambda: self.registry  # type: ignore[assignment]
-        try:
-            yield
-        finally:
-            registry_mod.default = original
+        from dayzero.sdk.templates import ChatTemplate
+        return self.once("chat_template", lambda: ChatTemplate.for_view(self.view()))
 
     def previous_check(self, check_id: str) -> dict[str, Any] | None:
         for item in (self.previous or {}).get("checks", []):

@@ -5,11 +5,16 @@ Every fact comes from a source, never from a family id:
   transformers class for `config.model_type`, instantiated
   tiny and walked (the layer list, the Linear layers of one layer, embeddings, lm_head);
 - LoRA presets: the Linear leaf names found, grouped into attention and MLP;
-- special tokens: tokenizer_config.json, plus the special-looking literals of the chat template;
+- special tokens: tokenizer_config.json, plus the special-looking literals of the chat template; the
+  tokenizer kind from tokenizer.json when the release has one (else a guess the review must check);
 - chat format: the official Jinja probed with marker conversations (`probe.py`); an existing format
   with the same slots is reused, else a new format file is drafted beside the family;
 - serving: vLLM architecture = `config.architectures[0]` when a registry family already names it
-  for vLLM (the known list is the registry's own data), else null.
+  for vLLM (the known list is the registry's own data), else null; tool-call and reasoning parsers
+  from the template's markers (`parsers.py`, a data table);
+- template: when an existing family's format renders the release's template identically over the
+  parity battery, that family's template section is reused (`borrowed_template`).
+A draft whose release already matches an existing family by config gets a warning (`overlaps`).
 The draft is validated by the registry schema together with the bundled registry, conformance runs
 on a tiny instance with the release's files as the official source, and both are written.
 """
@@ -19,16 +24,17 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, NotSupportedError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .official import OfficialFiles, _read_json
+from .parsers import vllm_parsers
 from .probe import ProbedFormat, probe_format
 
 TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
@@ -38,7 +44,8 @@ TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "nu
 ATTENTION_ROLES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o", "qkv_proj": "qkv",
                    "query_key_value": "qkv", "dense": "o", "out_proj": "o"}
 MLP_ROLES = {"gate_proj": "gate", "up_proj": "up", "down_proj": "down", "gate_up_proj": "gate_up",
-             "w1": "gate", "w3": "up", "w2": "down", "fc1": "up", "fc2": "down"}
+             "w1": "gate", "w3": "up", "w2": "down", "fc1": "up", "fc2": "down",
+             "c_fc": "up", "c_proj": "down", "dense_h_to_4h": "up", "dense_4h_to_h": "down"}  # GPT-2 / StarCoder2, GPT-NeoX / Falcon
 
 
 @dataclass
@@ -48,6 +55,23 @@ class Day0Result:
     report_path: Path
     report: Any
     family: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def overlaps(registry: Any, files: OfficialFiles) -> list[str]:
+    """A warning when the release's own files already match an existing family by config: the draft's match
+    rules then overlap that family's, and one of the two needs a `when` that tells them apart."""
+    from dayzero.errors import DayzeroError
+    from dayzero.registry.matching import _by_config
+
+    docs = {"config": files.config or {}, "tokenizer_config": files.tokenizer_config or {},
+            "generation_config": files.generation_config or {}}
+    try:
+        res = _by_config(registry, docs, source=files.source)
+    except DayzeroError:
+        return []
+    return [f"the release's config already matches family {res.family.id!r}: the draft's match rules overlap it; "
+            "tell them apart with `match.when` (bos / eos / vocab_size) or add the release as a checkpoint"]
 
 
 def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +87,8 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     if cls is None:
         raise NotSupportedError(f"transformers {transformers.__version__} has no class {archs[0]!r}",
                                 hint="a newer transformers, or trust_remote_code (not drafted by day0)")
-    tiny = dict(TINY, tie_word_embeddings=bool(config.get("tie_word_embeddings", False)), **_tiny_moe(config))
+    tiny = dict(TINY, tie_word_embeddings=bool(config.get("tie_word_embeddings", False)), **_tiny_moe(config),
+                **_tiny_heads(config))
     torch.manual_seed(0)
     model = cls(AutoConfig.for_model(model_type, **tiny))
     modules = dict(model.named_modules())
@@ -74,7 +99,7 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     moe, dense = _walk_moe(model, layers, tiny["num_hidden_layers"])
     prefix = f"{layers}.{dense[0] if dense else 0}."
     linears = sorted(n[len(prefix):] for n, m in modules.items()
-                     if n.startswith(prefix) and isinstance(m, torch.nn.Linear))
+                     if n.startswith(prefix) and isinstance(m, _linear_types()))
     if moe:  # experts, router and shared experts are described by `moe`, not by attention / mlp
         owned = [moe[k] for k in ("experts", "router", "shared_experts") if moe.get(k)]
         linears = [rel for rel in linears if not any(rel == o or rel.startswith(o + ".") for o in owned)]
@@ -129,6 +154,29 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     return section
 
 
+def _linear_types() -> tuple[type, ...]:
+    """nn.Linear, and transformers' Conv1D (GPT-2 style, a transposed Linear that peft adapts too)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    return (torch.nn.Linear, Conv1D)
+
+
+# Per-head sizes of attention variants (partial rotary, MLA's low-rank q/kv), shrunk to fit TINY's 64 / 4 heads.
+# A release keeps its own values (e.g. rotary_dim 64) otherwise, and those no longer fit a 16-wide head.
+_TINY_HEAD_KEYS = {"head_dim": 16, "rotary_dim": 16, "qk_rope_head_dim": 8, "qk_nope_head_dim": 8, "v_head_dim": 16,
+                   "kv_lora_rank": 32, "q_lora_rank": 32, "rope_dim": 16, "attention_head_dim": 16}
+
+
+def _tiny_heads(config: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in _TINY_HEAD_KEYS.items() if isinstance(config.get(k), int) and config[k] > v}
+    if isinstance(config.get("qk_rope_head_dim"), int):  # MLA: rotary part = head_dim, q/k head = nope + rope
+        out.update(head_dim=8, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16)
+        if "qk_head_dim" in config:
+            out["qk_head_dim"] = 16
+    return out
+
+
 # Config keys of MoE releases, shrunk for the tiny instance. Matched by name pattern, so a new MoE
 # model's keys are shrunk too, without naming its family: expert counts -> 4, experts per token -> 2.
 def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +194,7 @@ def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
             out[key] = 32
         elif key in ("first_k_dense_replace",):
             out[key] = min(value, 1)
-        elif key == "decoder_sparse_step":
+        elif key == "decoder_sparse_step" or key in ("n_group", "topk_group"):
             out[key] = 1
     if "mlp_only_layers" in config:
         out["mlp_only_layers"] = []
@@ -192,16 +240,18 @@ def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[
     bos, eos = files.token("bos_token"), files.token("eos_token")
     if eos is None:
         raise ConformanceError("tokenizer_config.json names no eos_token", where=Where(field="eos_token"))
-    named = {bos, eos, files.token("pad_token"), files.token("unk_token")}
+    unk = files.token("unk_token")
+    if unk is not None and unk in (bos, eos):  # an alias (Granite, Phi-4-mini, MPT): byte-level BPE has no unk token
+        unk = None
+    named = {bos, eos, files.token("pad_token"), unk}
     specials = [t for t in [*files.added_tokens(), *probed.specials] if t not in named]
     end_of_turn = [probed.end_of_turn] if probed.end_of_turn else [eos]
     add_bos = bool((files.tokenizer_config or {}).get("add_bos_token", False)) and bos is not None
-    cls = str((files.tokenizer_config or {}).get("tokenizer_class", ""))
-    # Without tokenizer.json the model type is unknown; large vocabularies today are byte-level BPE.
-    kind = "sentencepiece" if ("T5" in cls or "Gemma" in cls or int(config.get("vocab_size", 0)) < 100_000) \
-        else "byte_level_bpe"
+    from .tokenizer_kind import tokenizer_kind
+
+    kind, _ = tokenizer_kind(Path(files.source), files.tokenizer_config, config.get("vocab_size"))
     return {"kind": kind, "vocab_size": config.get("vocab_size"), "bos": bos, "eos": eos,
-            "pad": files.token("pad_token"), "unk": files.token("unk_token"), "end_of_turn": end_of_turn,
+            "pad": files.token("pad_token"), "unk": unk, "end_of_turn": end_of_turn,
             "special": list(dict.fromkeys(t for t in specials if t not in end_of_turn)), "add_bos": add_bos}
 
 
@@ -227,6 +277,29 @@ def _format_id(registry: Any, probed: ProbedFormat, family_id: str) -> tuple[str
                        **slots}
 
 
+def borrowed_template(registry: Any, source: str, bos: str, eos: str) -> tuple[str, dict[str, Any]] | None:
+    """A family whose chat template renders exactly like `source`, and its template section.
+
+    Releases often reuse a known template byte for byte (R1 distills of Qwen and Llama, Llama 3 fine-tunes);
+    the probe alone would draft a new format from slots, losing the reviewed tool dialect, reasoning and
+    deviations. One conversation screens the families; the full parity battery confirms the candidate.
+    """
+    from dayzero.registry.consistency import template_agrees
+    from dayzero.sdk.templates import TEST_DATE, ChatTemplate
+    from dayzero.sdk.templates.parity import check
+
+    docs = {"tokenizer_config": {"bos_token": bos, "eos_token": eos}}
+    for fid, fam in sorted(registry.families.items()):
+        if fam.tokenizer.eos != eos or template_agrees(fam, docs, source) is not True:
+            continue
+        results = check(ChatTemplate.for_family(fam, date=TEST_DATE, registry=registry), source)
+        if all(r.ok for r in results):
+            section = fam.template.model_dump(mode="json", by_alias=True, exclude_none=True,
+                                              exclude={"official", "capabilities", "tool_dialect"})
+            return fid, section
+    return None
+
+
 def draft(config: Path, tokenizer_config: Path, family_id: str, generation_config: Path | None = None,
           registry: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None, OfficialFiles]:
     """The family entry (and a new format, if needed) as plain data, plus the release files read."""
@@ -248,7 +321,11 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
                           eos_token=files.token("eos_token") or "")
     arch = walk_architecture(cfg)
     tok = _tokenizer_section(files, probed, cfg)
-    fmt_id, new_format = _format_id(reg, probed, family_id)
+    borrowed = borrowed_template(reg, files.chat_template, files.token("bos_token") or "", tok["eos"])
+    if borrowed is not None:
+        fmt_id, new_format = borrowed[1]["format"], None
+    else:
+        fmt_id, new_format = _format_id(reg, probed, family_id)
     arch_name = cfg["architectures"][0]
     known_vllm = {f.serving.vllm_architecture for f in reg.families.values()}
     packed = {}
@@ -263,14 +340,18 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
         match["when"] = ({"tokenizer_config.bos_token": tok["bos"]} if tok["bos"]
                          else {"tokenizer_config.eos_token": tok["eos"]})
     template: dict[str, Any] = {"format": fmt_id}
-    if probed.default_system:
+    if borrowed is not None:  # the whole reviewed section of the family whose template renders identically
+        template = dict(borrowed[1])
+    if probed.default_system and borrowed is None:
         template["default_system"] = probed.default_system
-    if probed.reasoning.get("mode", "none") != "none":
+    if probed.reasoning.get("mode", "none") != "none" and borrowed is None:
         template["reasoning"] = probed.reasoning
     family = {
         "id": family_id, "name": family_id, "revision": 1, "status": "experimental",
         "changelog": [f"1: drafted by dayzero day0 from {config.name} and {tokenizer_config.name}"
-                      " (tools layout, checkpoints and quantization not drafted)"],
+                      " (tools layout, checkpoints and quantization not drafted)"
+                      + (f"; template section of family {borrowed[0]}, whose format renders the release's"
+                         " template identically over the parity battery" if borrowed else "")],
         "verified_against": [
             {"kind": "hub", "ref": f"{config.parent.name} (release files: {config.name}, {tokenizer_config.name})",
              "facts": ["tokenizer", "template", "serving.generation_eos"]},
@@ -278,7 +359,8 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
         ],
         "match": match, "tokenizer": tok, "template": template, "architecture": arch,
         "serving": {"vllm_architecture": arch_name if arch_name in known_vllm else None,
-                    "lora": {"packed_modules": packed}, "generation_eos": _generation_eos(files, tok)},
+                    "lora": {"packed_modules": packed}, "generation_eos": _generation_eos(files, tok),
+                    **{k: v for k, v in vllm_parsers(files.chat_template).items() if v}},
     }
     return family, new_format, files
 
@@ -310,13 +392,14 @@ def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out
     from dayzero import registry as registry_mod
     from dayzero.registry import store
 
-    from .report import default_report_dir, write
+    from .report import write
     from .runner import run_family
 
     base = registry_mod.default()
     if family_id in base.families:
         raise ConformanceError(f"family {family_id!r} already exists in the registry", where=Where(field="id"))
     family, new_format, files = draft(config, tokenizer_config, family_id, generation_config, registry=base)
+    warnings = overlaps(base, files)
     header = f"# Drafted by `dayzero day0` from {config.parent.name}; review every fact before promoting.\n"
     family_text = _dump(family, header)
     format_text = _dump(new_format, header) if new_format else None
@@ -341,6 +424,7 @@ def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out
     if format_text:
         format_path = out_dir / "formats" / f"{family_id}.yaml"
         atomic_write_text(format_path, format_text)
-    report_path, _ = write(report, Path(report_dir) if report_dir else default_report_dir())
+    # Next to the draft unless told otherwise: a draft's report never lands in the installed package.
+    report_path, _ = write(report, Path(report_dir) if report_dir else out_dir / "reports")
     return Day0Result(family_path=family_path, format_path=format_path, report_path=report_path, report=report,
-                      family=json.loads(json.dumps(family)))
+                      family=json.loads(json.dumps(family)), warnings=warnings)

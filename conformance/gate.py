@@ -67,6 +67,14 @@ def verify_recorded(registry: Any, report_dir: Path) -> list[str]:
     return out
 
 
+def supported_without_report(registry: Any, report_dir: Path | None = None) -> list[str]:
+    """Supported families whose recorded conformance report is missing, altered, failing or stale (the status gate
+    `dayzero registry validate` runs: a family is `supported` only with a passing report on record)."""
+    from .report import default_report_dir
+
+    return verify_recorded(registry, report_dir or default_report_dir())
+
+
 def gate(registry: Any, report_dir: Path, *, rerun: bool = True, reference_dir: Path | None = None) -> list[str]:
     """Every problem that should fail CI (see the module docstring)."""
     problems = verify_recorded(registry, report_dir)

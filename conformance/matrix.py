@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 from .report import content_sha256
+
+SWEEP_PAGE = "day0-sweep.md"
 
 _SYMBOL = {"pass": "✓", "fail": "✗", "error": "!", "skip": "–", "n/a": "·"}
 _STYLE = """
@@ -24,7 +26,13 @@ th.check{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;fo
 td.family{text-align:left;white-space:nowrap}
 .warn{background:#fbeedd;color:#8a5a00}.pass{background:#d9f2d9}.fail,.error{background:#f7d4d4}.skip{background:#f4ecd0}.na{background:#eee;color:#888}
 .supported{font-weight:bold;color:#1a7f37}.stale{color:#b35900}
+.filters label{margin-right:1rem}
+#f-supported:checked~table tbody tr:not(.st-supported),#f-experimental:checked~table tbody tr:not(.st-experimental),
+#f-passed:checked~table tbody tr:not(.passed){display:none}
 """
+# Filters are radio buttons and CSS (no JavaScript): the checked one hides the rows that do not match.
+_FILTERS = (("all", "all families"), ("supported", "supported"), ("experimental", "experimental"),
+            ("passed", "report passed"))
 
 
 def _load(report_dir: Path, fid: str) -> dict[str, Any] | None:
@@ -52,8 +60,11 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
     for fid, rep in reports.items():
         fam = registry.families[fid]
         status_cls = "supported" if fam.status == "supported" else ""
+        hub_ids = [c.hf for c in fam.checkpoints] + [c.modelscope for c in fam.checkpoints if c.modelscope]
         cells = [f'<td class="family"><a href="{html.escape(fid)}.md">{html.escape(fid)}</a></td>',
-                 f'<td class="{status_cls}">{html.escape(str(fam.status))}</td>']
+                 f'<td class="{status_cls}">{html.escape(str(fam.status))}</td>',
+                 "<td>text</td>",  # every family is a text (causal LM) entry; the schema has no other modality yet
+                 f'<td title="{html.escape(chr(10).join(hub_ids), quote=True)}">{len(fam.checkpoints)}</td>']
         if rep is None:
             cells.append(f'<td colspan="{len(check_ids) + 1}">no report</td>')
         else:
@@ -74,7 +85,9 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
                     cls = "warn"  # reported, never gating: not painted like a blocking failure
                 tip = html.escape(f"{cid}: {c['status']} — {c['summary']}", quote=True)
                 cells.append(f'<td class="{cls}" title="{tip}">{_SYMBOL.get(c["status"], "?")}</td>')
-        rows.append(f'<tr id="{html.escape(fid)}">{"".join(cells)}</tr>')
+        passed = rep is not None and rep.get("passed") and content_sha256(rep) == rep.get("sha256")
+        row_cls = f"st-{fam.status}" + (" passed" if passed else "")
+        rows.append(f'<tr id="{html.escape(fid)}" class="{row_cls}">{"".join(cells)}</tr>')
     legend = " ".join(f"{sym} {name}" for name, sym in _SYMBOL.items()) + "; pale orange: a warning-level check"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -82,8 +95,15 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         f"<style>{_STYLE}</style></head><body>\n"
         f"<h1>dayzero support matrix</h1><p>registry {html.escape(registry.version)}, "
         f"{len(reports)} families. Legend: {html.escape(legend)}. Hover a cell for the check's summary.</p>\n"
-        f'<table id="matrix"><thead><tr><th>family</th><th>status</th><th>report</th>{head}</tr></thead>\n'
-        f"<tbody>\n{chr(10).join(rows)}\n</tbody></table>\n</body></html>\n"
+        + (f'<p><a href="{SWEEP_PAGE}">Day-0 sweep</a>: every causal-LM architecture of the installed transformers, '
+           "drafted and trained one LoRA step.</p>\n" if (report_dir / SWEEP_PAGE).is_file() else "")
+        + '<div class="filters">'
+        + "".join(f'<input type="radio" name="filter" id="f-{k}"{" checked" if k == "all" else ""}>'
+                  f'<label for="f-{k}">{html.escape(v)}</label>' for k, v in _FILTERS)
+        + "\n"
+        + f'<table id="matrix"><thead><tr><th>family</th><th>status</th><th>modality</th>'
+        f'<th title="Hugging Face and ModelScope ids (hover)">checkpoints</th><th>report</th>{head}</tr></thead>\n'
+        f"<tbody>\n{chr(10).join(rows)}\n</tbody></table></div>\n</body></html>\n"
     )
 
 

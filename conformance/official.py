@@ -8,12 +8,12 @@ in tests, from the family's `template.official` file under shared/reference.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dayzero.errors import ConformanceError, Where
+from dayzero.yamlio import read_json_object
 
 SMALL_FILES = ("config.json", "tokenizer_config.json", "generation_config.json", "chat_template.jinja")
 
@@ -54,15 +54,8 @@ class OfficialFiles:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConformanceError(f"malformed JSON: {exc.msg}", where=Where(file=str(path), line=exc.lineno)) from None
-    if not isinstance(data, dict):
-        raise ConformanceError("expected a JSON object at the top", where=Where(file=str(path)))
-    return data
+    """The JSON object in ``path``, or None when the release has no such file."""
+    return read_json_object(path, ConformanceError) if path.is_file() else None
 
 
 def read_dir(directory: Path) -> OfficialFiles:
@@ -106,6 +99,16 @@ def _read_case(path: Path, case: str) -> OfficialFiles:
     data = _read_json(path)
     if data is None:
         raise ConformanceError(f"official template file not found: {path}", where=Where(field="template.official"))
+    if isinstance(data.get("models"), dict):  # openvino.genai's table: the tokens and template of `#<hub id>`
+        entry = data["models"].get(case)
+        if entry is None:
+            raise ConformanceError(f"no model {case!r} in this table", where=Where(file=str(path),
+                                                                                field="template.official"))
+        template = entry.get("chat_template")
+        if isinstance(template, dict):  # named variants, kept as transformers' list form
+            template = [{"name": name, "template": text} for name, text in template.items()]
+        tokens = {k: entry.get(k) for k in ("bos_token", "eos_token", "pad_token", "unk_token")}
+        return OfficialFiles(source=f"{path}#{case}", tokenizer_config={**tokens, "chat_template": template})
     for item in data.get("cases", []):
         if item.get("template_name_or_file") == case:
             return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["template_str"])

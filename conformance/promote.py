@@ -12,8 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, RegistryError, Where
-from dayzero.yamlio import atomic_write_text, parse_yaml, validate
+from dayzero.yamlio import parse_yaml, validate
 
 from .gate import report_problems
 
@@ -33,7 +34,8 @@ def _add_changelog(text: str, line: str) -> str:
     end = start + 1
     while end < len(lines) and lines[end].startswith(("  ", "-")):
         end += 1
-    indent = re.match(r"^(\s*- )", lines[end - 1]).group(1) if end > start + 1 else "  - "
+    items = [m.group(1) for ln in lines[start + 1 : end] if (m := re.match(r"^(\s*- )", ln))]
+    indent = items[-1] if items else "  - "  # the last item's; a long item wraps onto lines without "- "
     quoted = '"' + line.replace("\\", "\\\\").replace('"', '\\"') + '"'
     lines.insert(end, f"{indent}{quoted}")
     return "\n".join(lines)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .result import CheckResult, Status
 

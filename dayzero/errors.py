@@ -28,13 +28,35 @@ class Where:
         return ", ".join(parts)
 
 
-class DayzeroError(Exception):
-    """Base of all dayzero errors: a message, an optional location and an optional hint."""
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with user input, and where (its field): errors with several carry them all."""
 
-    def __init__(self, message: str, *, where: Where | None = None, hint: str | None = None) -> None:
+    message: str
+    where: Where | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where and str(self.where) else self.message
+
+
+class DayzeroError(Exception):
+    """Base of all dayzero errors: a message, an optional location and an optional hint.
+
+    One policy for input with several problems (a recipe, a family file): every problem is found,
+    `problems` holds each with its field, and the one-line message names them all.
+    """
+
+    # The command that prints the JSON Schema of what this kind of error is about (named in "unknown field").
+    schema_command = "dayzero registry schema"
+
+    def __init__(
+        self, message: str, *, where: Where | None = None, hint: str | None = None,
+        problems: list[Problem] | None = None,
+    ) -> None:
         self.message = message
         self.where = where
         self.hint = hint
+        self.problems = list(problems) if problems else [Problem(message, where)]
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -54,6 +76,8 @@ class FamilyNotFoundError(RegistryError, LookupError):
 
 class RecipeError(DayzeroError):
     """A recipe does not validate, or a rule rejects the combination it asks for."""
+
+    schema_command = "dayzero recipe schema"
 
 
 class DataError(DayzeroError):

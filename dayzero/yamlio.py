@@ -12,15 +12,13 @@ past the parser's depth are each a one-line error naming the file (and line wher
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dayzero.errors import WRITE_ERRNOS, DayzeroError, Where, WriteError
+from dayzero.errors import DayzeroError, Problem, Where
 
 # The C parser is several times faster; fall back where libyaml is absent.
 _Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -133,9 +131,14 @@ def read_yaml(path: Path, error: type[DayzeroError] = DayzeroError) -> Any:
     return parse_yaml(read_text(path, error), str(path), error)
 
 
+def read_json(path: Path, error: type[DayzeroError] = DayzeroError) -> Any:
+    """Parse a JSON file (any value); errors name the file and line."""
+    return loads_json(read_text(path, error), str(path), error)
+
+
 def read_json_object(path: Path, error: type[DayzeroError] = DayzeroError) -> dict[str, Any]:
     """Parse a JSON file that must hold an object; errors name the file and line."""
-    data = loads_json(read_text(path, error), str(path), error)
+    data = read_json(path, error)
     if not isinstance(data, dict):
         raise error("expected a JSON object", where=Where(file=str(path)))
     return data
@@ -200,22 +203,29 @@ def validate(
 def validation_error(
     exc: ValidationError, *, source: str, text: str | None, error: type[DayzeroError] = DayzeroError
 ) -> DayzeroError:
-    problems = exc.errors(include_url=False)
-    first = problems[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    field = ".".join(str(p) for p in loc) or None
-    line = line_of(text, loc) if text is not None else None
-    message = _describe(first)
-    more = len(problems) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return error(message, where=Where(file=source, line=line, field=field))
+    found: list[Problem] = []
+    for problem in exc.errors(include_url=False):
+        loc = tuple(p for p in problem["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        field = ".".join(str(p) for p in loc) or None
+        line = line_of(text, loc) if text is not None else None
+        found.append(Problem(_describe(problem, error.schema_command), Where(file=source, line=line, field=field)))
+    message = found[0].message
+    if len(found) > 1:  # the first one located in full, the others by line and field
+        rest = "; ".join(f"{_short(p.where)}: {p.message}" for p in found[1:])
+        message += f" (and {len(found) - 1} more: {rest})"
+    return error(message, where=found[0].where, problems=found)
 
 
-def _describe(problem: Any) -> str:
+def _short(where: Where | None) -> str:
+    if where is None:
+        return "?"
+    return ", ".join(x for x in (f"line {where.line}" if where.line else "", f"field `{where.field}`" if where.field else "") if x)
+
+
+def _describe(problem: Any, schema_command: str) -> str:
     kind = problem["type"]
     if kind == "extra_forbidden":
-        return "unknown field (check its spelling against `dayzero registry schema`)"
+        return f"unknown field (check its spelling against `{schema_command}`)"
     if kind == "missing":
         return "required field is missing"
     got = problem.get("input")
@@ -223,30 +233,3 @@ def _describe(problem: Any) -> str:
     if kind != "value_error" and not isinstance(got, dict | list):
         text += f", got {got!r}"
     return text
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a file through a temporary sibling and a rename, so readers never see half of it.
-
-    A read-only folder or a full disk raises `WriteError` naming `path` (one line at the CLI).
-    """
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
-            raise WriteError(f"cannot write: {exc.strerror}", where=Where(file=str(path))) from exc
-        raise

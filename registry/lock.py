@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import RegistryError, Where
-from dayzero.yamlio import atomic_write_text, read_json_object
+from dayzero.yamlio import read_json_object
 
 from .store import LOCK_FILE, Registry
 

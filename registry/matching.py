@@ -4,11 +4,16 @@ Order: a registry id; a path to a config.json or a model directory; a known Hugg
 ModelScope id; otherwise an error saying what was tried. Config matching follows ``match``:
 architectures / model_type first, then ``when`` conditions to choose among families that share an
 architecture, then the one family that claims it with no condition.
+
+A config match is then checked against the model's own tokenizer_config / generation_config /
+chat template (`consistency.py`): what contradicts the family is listed in `Resolution.conflicts`,
+and a resolution with conflicts is not `verified` (the compiler drafts an unverified entry instead).
+A hub id the registry does not list is looked up in the local Hugging Face cache (no network).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +34,15 @@ class Resolution:
     family: Family
     checkpoint: Checkpoint | None
     matched_by: MatchedBy
+    conflicts: tuple[str, ...] = field(default=())
+    """Facts of the model's own files that contradict the family (and every checkpoint override)."""
+    model_dir: Path | None = None
+    """The folder whose files were read, for a config match."""
+
+    @property
+    def verified(self) -> bool:
+        """True when nothing in the model's own files contradicts the family."""
+        return not self.conflicts
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +51,8 @@ class Resolution:
             "status": self.family.status,
             "matched_by": self.matched_by,
             "checkpoint": self.checkpoint.model_dump(mode="json") if self.checkpoint else None,
+            "verified": self.verified,
+            "conflicts": list(self.conflicts),
         }
 
 
@@ -48,26 +64,55 @@ def resolve(registry: Registry, target: str | Path | dict[str, Any]) -> Resoluti
         return Resolution(registry.families[text], None, "id")
     path = Path(text).expanduser()
     if path.exists():
-        return _by_config(registry, _read_model_files(path), source=str(path))
+        return _by_files(registry, path)
     for family in registry.families.values():
         ckpt = family.checkpoint(text)
         if ckpt is not None:
             return Resolution(family, ckpt, "hub_id")
+    cached = cached_model_dir(text)
+    if cached is not None:
+        return _by_files(registry, cached)
     raise FamilyNotFoundError(
         f"{text!r} is neither a family id, an existing path, nor a checkpoint the registry lists",
         hint="pass the model's config.json (or its directory) to match by architecture",
     )
 
 
+def cached_model_dir(hub_id: str) -> Path | None:
+    """The local Hugging Face cache snapshot holding `hub_id`'s config.json, if any (never the network)."""
+    if hub_id.count("/") != 1 or hub_id.startswith((".", "/", "~")):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        found = try_to_load_from_cache(hub_id, "config.json")
+    except Exception:  # an id the cache layer refuses (HFValidationError...) is simply not cached
+        return None
+    return Path(found).parent if isinstance(found, str) else None
+
+
 def _read_model_files(path: Path) -> dict[str, Any]:
-    """config.json (required) and, beside it, tokenizer_config.json and generation_config.json."""
+    """config.json (required) and, beside it, tokenizer_config.json, generation_config.json and chat_template.jinja."""
     config_path = path / "config.json" if path.is_dir() else path
     docs: dict[str, Any] = {"config": read_json_object(config_path, RegistryError)}
     for name in ("tokenizer_config", "generation_config"):
         side = config_path.parent / f"{name}.json"
         if side.exists():
             docs[name] = read_json_object(side, RegistryError)
+    jinja = config_path.parent / "chat_template.jinja"
+    if jinja.is_file():
+        docs["chat_template_text"] = jinja.read_text(encoding="utf-8")
     return docs
+
+
+def _by_files(registry: Registry, path: Path) -> Resolution:
+    """A config match, checked against the rest of the model's own files."""
+    from .consistency import contradictions
+
+    docs = _read_model_files(path)
+    res = _by_config(registry, docs, source=str(path))
+    folder = path if path.is_dir() else path.parent
+    return Resolution(res.family, res.checkpoint, res.matched_by, tuple(contradictions(res.family, docs)), folder)
 
 
 def _lookup(docs: dict[str, Any], dotted: str) -> Any:
@@ -85,13 +130,14 @@ def _by_config(registry: Registry, docs: dict[str, Any], source: str) -> Resolut
         raise RegistryError(
             "config has neither `architectures` nor `model_type`", where=Where(file=source, field="architectures")
         )
+    known = list(registry.families.values())  # drafts made on the fly are never matched
     candidates = [
         f
-        for f in registry.families.values()
+        for f in known
         if set(archs) & set(f.match.architectures) or (not archs and model_type in f.match.model_types)
     ]
     if not candidates and model_type:
-        candidates = [f for f in registry.families.values() if model_type in f.match.model_types]
+        candidates = [f for f in known if model_type in f.match.model_types]
     if not candidates:
         raise FamilyNotFoundError(
             f"no family covers architectures {archs} / model_type {model_type!r}",

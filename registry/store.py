@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,13 +22,34 @@ from .schema import ChatFormat, Family, Rule, RulesFile
 
 META_FILE = "registry.yaml"
 RULES_FILE = "rules.yaml"
+ENGINES_FILE = "engines.yaml"  # serving-engine facts for every family (registry/engines.py)
 LOCK_FILE = "registry.lock.json"
 FORMATS_DIR = "formats"
 
 
 def default_root() -> Path:
-    """The bundled families folder (package data; found after a plain `pip install .` too)."""
-    return Path(str(resources.files("dayzero.families")))
+    """The bundled families folder (package data; found after a plain `pip install .` too).
+
+    `DAYZERO_REGISTRY_ROOT` points at another families folder (benchmarks, a fork of the registry).
+    """
+    env = os.environ.get("DAYZERO_REGISTRY_ROOT")
+    return Path(env) if env else Path(str(resources.files("dayzero.families")))
+
+
+def load_one(root: Path, family_id: str) -> Family | None:
+    """One family, validated, read from `<root>/<id>.yaml` alone (None when there is no such file).
+
+    A lookup by id costs one file whatever the registry's size; the checks that span files (duplicate
+    ids, claims, hub ids, the lock) run when the whole registry loads (`load`, `dayzero registry validate`).
+    """
+    if not family_id or "/" in family_id or family_id.startswith(".") or f"{family_id}.yaml" in (META_FILE, RULES_FILE):
+        return None
+    path = root / f"{family_id}.yaml"
+    if not path.is_file():
+        return None
+    family = _model(Family, path)
+    _check_stem(path, family.id)
+    return family
 
 
 @dataclass
@@ -40,17 +62,36 @@ class Registry:
     formats: dict[str, ChatFormat]
     rules: list[Rule]
     sources: dict[str, Path] = field(default_factory=dict)
+    drafts: dict[str, Family] = field(default_factory=dict)
+    """Entries drafted on the fly (`add_draft`): found by `get`, never listed in `families` nor matched by config."""
 
     def get(self, family_id: str) -> Family:
         from dayzero.errors import FamilyNotFoundError
 
         try:
-            return self.families[family_id]
+            return self.families[family_id] if family_id in self.families else self.drafts[family_id]
         except KeyError:
             known = ", ".join(sorted(self.families))
             raise FamilyNotFoundError(
                 f"no family with id {family_id!r}", hint=f"known ids: {known}; or use `dayzero registry resolve`"
             ) from None
+
+    def add_draft(self, family: Family, fmt: ChatFormat | None = None) -> None:
+        """Hold an unverified entry drafted on the fly (a model the registry does not know) for this process.
+
+        Nothing is written: the entry lives in this Registry object only, so every stage of one run
+        (compile, data, train, export) finds it by id like a bundled family.
+        """
+        taken = self.families.get(family.id) or self.drafts.get(family.id)
+        if taken is not None and taken != family:
+            raise RegistryError(f"family id {family.id!r} is already taken", where=Where(field="id"))
+        if fmt is not None and fmt.id in self.formats and self.formats[fmt.id] != fmt:
+            raise RegistryError(f"chat format id {fmt.id!r} is already taken", where=Where(field="id"))
+        if fmt is not None:
+            self.formats[fmt.id] = fmt
+        if family.template.format not in self.formats:
+            raise RegistryError(f"draft {family.id!r} uses unknown chat format {family.template.format!r}")
+        self.drafts[family.id] = family
 
     def format_of(self, family: Family) -> ChatFormat:
         return self.formats[family.template.format]
@@ -60,12 +101,17 @@ class Registry:
 
         Comments and key order in the YAML do not count; any change of a fact does.
         """
-        family = self.families[family_id]
-        payload = {
-            "family": family.model_dump(mode="json", by_alias=True),
-            "format": self.format_of(family).model_dump(mode="json", by_alias=True),
-        }
-        return canonical_sha256(payload)
+        family = self.get(family_id)
+        return family_hash(family, self.format_of(family))
+
+
+def family_hash(family: Family, fmt: ChatFormat) -> str:
+    """sha256 of one entry's canonical content and its chat format (also for entries no registry holds)."""
+    payload = {
+        "family": family.model_dump(mode="json", by_alias=True),
+        "format": fmt.model_dump(mode="json", by_alias=True),
+    }
+    return canonical_sha256(payload)
 
 
 def canonical_sha256(payload: object) -> str:
@@ -93,7 +139,7 @@ def load(root: Path | None = None, extra_files: Iterable[Path] = ()) -> Registry
 
     families: dict[str, Family] = {}
     sources: dict[str, Path] = {}
-    paths = sorted(p for p in root.glob("*.yaml") if p.name not in {META_FILE, RULES_FILE})
+    paths = sorted(p for p in root.glob("*.yaml") if p.name not in {META_FILE, RULES_FILE, ENGINES_FILE})
     for path in [*paths, *extra_files]:
         family = _model(Family, path)
         if path.parent == root:
@@ -123,6 +169,10 @@ def load(root: Path | None = None, extra_files: Iterable[Path] = ()) -> Registry
     rules_path = root / RULES_FILE
     rules = _model(RulesFile, rules_path).rules if rules_path.exists() else []
     _check_rule_ids(rules, rules_path)
+    if (root / ENGINES_FILE).exists():  # validated with the families, so `registry validate` covers it
+        from .engines import load_engines
+
+        load_engines(root / ENGINES_FILE)
     _check_claims(families, sources)
     _check_hub_ids(families, sources)
     return Registry(

@@ -6,19 +6,17 @@
 >>> result = sdk.run("quickstart", overrides=["train.max_steps=5"])
 
 Importing this package imports neither torch nor transformers; the functions do, when called.
-`run` and `export` are imported eagerly (their modules are light) so that the submodules
-`dayzero.sdk.run` / `dayzero.sdk.export` cannot shadow the functions of the same name.
+The stages live in modules named for what they do (`runner`, `exporter`), so no module shares a
+name with the function it defines.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .compiler import compile
-from .export import ExportReport, export_run
+from .exporter import ExportReport, export
 from .plan import Plan
 from .recipe import LoadedRecipe, Recipe, load_recipe
-from .run import RunResult, run
+from .runner import RunResult, run
 
 __all__ = [
     "ExportReport",
@@ -31,14 +29,6 @@ __all__ = [
     "load_recipe",
     "run",
 ]
-
-
-def export(
-    run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
-) -> ExportReport:
-    """Export a finished run directory (merged weights or adapter-only), verified before it is renamed into place;
-    `overwrite` lets it replace an earlier dayzero export at `out` (never a folder dayzero did not write)."""
-    return export_run(run_dir, out=out, merge=merge, overwrite=overwrite)
 
 
 def __dir__() -> list[str]:

@@ -8,6 +8,7 @@ so a user fixes a recipe in one pass rather than one error per run.
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ from dayzero import registry as _registry
 from dayzero.errors import FamilyNotFoundError, RecipeError, Where
 from dayzero.registry.ruleset import fired
 from dayzero.registry.schema import Family
+from dayzero.registry.store import Registry
+from dayzero.registry.view import view_of
 
 from .artifacts import unsafe_output_dirs
+from .compile_checks import check_prequantized, local_cuda, problem_of
 from .compile_rl import GRPO_TRAINER, grpo_config, rl_plan
 from .distributed import distributed_plan
 from .distributed import facts as distributed_facts
@@ -57,67 +61,85 @@ def compile(
     overrides: list[str] | tuple[str, ...] = (),
     cuda: bool | None = None,
     ignore_lock: bool = False,
+    registry: Registry | None = None,
+    strict: bool = False,
 ) -> Plan:
-    """Compile a recipe (object, file, bundled name or dict) into a Plan; raise every problem at once."""
+    """Compile a recipe (object, file, bundled name or dict) into a Plan; raise every problem at once.
+
+    ``registry``: the registry to resolve the family in (default: the bundled one). This is the one
+    place a run looks the family up: the Plan carries the resolved view (`Plan.view`) to every stage.
+    A model the registry does not know (or whose files contradict the family its config matched) is
+    planned as an unverified draft, listed in `model.unverified`; `strict` refuses it instead.
+    """
     loaded = load_recipe(recipe, overrides)
     r = loaded.recipe
-    reg = _registry.default()
+    reg = registry or _registry.default()
     problems: list[str] = []
     _check_registry_version(r, reg.version, problems)
 
-    family, matched_by, checkpoint = _resolve_family(r, loaded)
+    family, matched_by, checkpoint, unverified = _resolve_family(r, loaded, reg, strict=strict)
+    lock = None
     if loaded.path is not None and not ignore_lock:
         from .recipe.lock import check_lock
 
-        check_lock(loaded.path, reg, family)
+        lock = check_lock(loaded.path, reg, family)
 
-    ckpt_over = checkpoint.overrides if checkpoint else None
-    fmt_id = (ckpt_over.template if ckpt_over and ckpt_over.template else None) or family.template.format
-    reasoning = (ckpt_over.reasoning if ckpt_over and ckpt_over.reasoning else None) or family.template.reasoning.mode
-    reasoning = getattr(reasoning, "value", reasoning)
-    fmt = reg.formats[fmt_id]
+    view = view_of(reg, family, checkpoint.hf if checkpoint else None)
+    seen = view.family  # the checkpoint's overrides applied
     template = TemplatePlan(
-        format=fmt.id,
-        reasoning=str(reasoning),
+        format=view.format.id,
+        reasoning=str(getattr(seen.template.reasoning.mode, "value", seen.template.reasoning.mode)),
         thinking=r.method.thinking,
-        end_of_turn=list(family.tokenizer.end_of_turn),
-        generation_eos=list(family.serving.generation_eos),
+        end_of_turn=list(seen.tokenizer.end_of_turn),
+        generation_eos=list(seen.serving.generation_eos),
+        stop_strings=view.stop_strings,
+        stop_tokens=view.stop_tokens,
     )
 
+    bf16 = True  # planning for a CUDA machine (`cuda=True`) assumes one with bf16 (Ampere or later)
     if cuda is None:
-        cuda = _cuda_available()
-    adapter = _adapter_plan(r.method, family, problems)
-    source = r.model.inferred_source()
+        cuda, bf16 = local_cuda()
+    adapter = _adapter_plan(r.method, family, problems, cuda)
+    source = r.model.inferred_source(loaded.base_dir)
     config = _local_config(r, loaded, family) if source in ("tiny", "local") else None
     if adapter.target_modules and config is not None:
         _check_instantiated_targets(r, config, family, adapter.target_modules, problems)
+    if source == "local":
+        check_prequantized(r, loaded, family, problems)
     model = ModelPlan(
         id=r.model.id,
         source=source,
-        revision=r.model.revision,
+        revision=_locked_revision(r, lock, problems),
         family=family.id,
         family_revision=family.revision,
-        family_hash=reg.content_hash(family.id),
+        family_hash=view.family_hash,
         matched_by=matched_by,
-        checkpoint=checkpoint.hf if checkpoint else None,
+        checkpoint=view.checkpoint,
         model_class="AutoModelForSequenceClassification" if r.method.stage == "rm" else family.architecture.model_class,
+        loader="AutoModelForSequenceClassification" if r.method.stage == "rm" else "AutoModelForCausalLM",
+        load_kwargs={"num_labels": 1} if r.method.stage == "rm" else {},  # a reward model scores with one label
         trust_remote_code=r.model.trust_remote_code,
         use_safetensors=not r.model.allow_pickle,
         dtype=r.model.dtype,
+        unverified=unverified,
     )
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
     rl = rl_plan(r, loaded, family, cuda, problems)
-    trainer = _trainer_plan(r, cuda)
+    trainer = _trainer_plan(r, cuda and bf16, cuda, problems)
     head = choose_head(r.method.stage, cuda=cuda, requested=r.train.lm_head, moe=family.architecture.moe is not None)
     trainer = trainer.model_copy(update={"lm_head": head.head, "lm_head_reason": head.reason})
     for target in r.train.report_list():  # caught here rather than by TrainingArguments after the model loaded
         if importlib.util.find_spec(target) is None:
             problems.append(f"[train.report_to] `{target}` needs the {target} package, which is not installed")
-    export = _export_plan(r, run_dir, adapter)
+    export = _export_plan(r, run_dir, adapter, seen, source, problems)
     _check_datasets(r, loaded, problems)
     data = r.data.model_dump(mode="json")
-    warnings: list[str] = []
+    warnings: list[str] = [f"[UNVERIFIED] {unverified[0]}; see model.unverified"] if unverified else []
+    if adapter.quantization and adapter.quantization["not_quantized"]:
+        kept = ", ".join(adapter.quantization["not_quantized"])
+        note = f": {family.quantization.note}" if family.quantization.note else ""
+        warnings.append(f"[quantization] {family.id} keeps {kept} in full precision{note}")
     distributed = distributed_plan(
         r, family, cuda=cuda, base_dir=loaded.base_dir, recipe_arg=str(loaded.path) if loaded.path else None,
         overrides=loaded.overrides, problems=problems, warnings=warnings,
@@ -127,6 +149,11 @@ def compile(
         adapter.quantization["bnb_4bit_quant_storage"] = adapter.quantization.get("bnb_4bit_compute_dtype")
     facts = _facts(r, family, template, _data_kind(r, loaded), cuda, source)
     facts["distributed"] = distributed_facts(distributed)
+    if r.serve is not None and r.serve.backend == "vllm" and not r.export.merge:
+        # Rules S002/S004-S006 consult the one vLLM LoRA lint, on the adapter this plan will export.
+        from .serve.vllm_lint import lint_lora
+
+        facts["serve"]["vllm_lora_lint"] = sorted({p.code for p in lint_lora(family, planned_adapter_config(adapter))})
     for rule in fired(reg.rules, facts):
         line = f"[{rule.id}] {rule.message}"
         (problems if rule.severity == "error" else warnings).append(line)
@@ -135,6 +162,7 @@ def compile(
         raise RecipeError(
             f"{len(problems)} problem{'s' if len(problems) > 1 else ''} with this recipe: " + "; ".join(problems),
             where=Where(file=source_file),
+            problems=[problem_of(line, source_file) for line in problems],
         )
     return Plan(
         name=r.name,
@@ -147,7 +175,8 @@ def compile(
         data=data,
         export=export,
         distributed=distributed,
-        serve_command=_serve_command(r, export.out, family),
+        view=view,
+        serve_command=_serve_command(r, {"export": export, "adapter": adapter, "run_dir": run_dir}, seen, loaded),
         rl=rl,
         runtime={"cuda": cuda, "device": "cuda" if cuda else "cpu"},
         facts=facts,
@@ -156,10 +185,23 @@ def compile(
     )
 
 
-def _cuda_available() -> bool:
-    import torch
+def _locked_revision(r: Recipe, lock: dict[str, Any] | None, problems: list[str]) -> str | None:
+    """The model revision to load: the recipe's, else the hub commit its lock pinned."""
+    pinned = ((lock or {}).get("model") or {})
+    if pinned.get("id") != r.model.id or not pinned.get("revision"):
+        return r.model.revision
+    if r.model.revision not in (None, pinned["revision"]):
+        problems.append(f"[model.revision] the recipe asks for {r.model.revision!r}; its lock pins {pinned['revision']!r}")
+    return str(pinned["revision"])
 
-    return bool(torch.cuda.is_available())
+
+def _bitsandbytes(r: Recipe) -> bool | None:
+    """Whether bitsandbytes imports here; only asked (it imports torch) when the recipe quantizes."""
+    if r.method.quantization == "none":
+        return None
+    from .quantize import bitsandbytes_importable
+
+    return bitsandbytes_importable()
 
 
 def _check_registry_version(r: Recipe, version: str, problems: list[str]) -> None:
@@ -171,29 +213,53 @@ def _check_registry_version(r: Recipe, version: str, problems: list[str]) -> Non
         problems.append(f"[registry] the recipe wants registry {r.registry}, this is {version}")
 
 
-def _resolve_family(r: Recipe, loaded: LoadedRecipe) -> tuple[Family, str, Any]:
-    reg = _registry.default()
+def _resolve_family(
+    r: Recipe, loaded: LoadedRecipe, reg: Registry, *, strict: bool = False
+) -> tuple[Family, str, Any, list[str]]:
     m = r.model
+    where = Where(file=str(loaded.path) if loaded.path else None, field="model.id")
     try:
         tiny = m.tiny_family()
         if tiny:
-            return reg.get(tiny), "tiny", None
+            return reg.get(tiny), "tiny", None, []
         if m.family:
             family = reg.get(m.family)
-            return family, "recipe", family.checkpoint(m.id)
-        from dayzero.registry.matching import resolve
+            return family, "recipe", family.checkpoint(m.id), []
+        from dayzero.registry.matching import cached_model_dir, resolve
 
         target = m.id
-        if m.inferred_source() == "local":
-            target = str((loaded.base_dir / m.id) if not Path(m.id).is_absolute() else Path(m.id))
-        res = resolve(reg, target)
-        return res.family, res.matched_by, res.checkpoint
+        if m.inferred_source(loaded.base_dir) == "local":
+            target = str(m.local_path(loaded.base_dir))
+        try:
+            res = resolve(reg, target)
+        except FamilyNotFoundError as exc:
+            folder = Path(target) if Path(target).is_dir() else cached_model_dir(target)
+            if folder is None:
+                raise
+            reason = f"{m.id} is not in the registry ({exc.message})"
+            return _unverified(reg, folder, reason, strict, where)
+        if res.conflicts:
+            assert res.model_dir is not None
+            reason = (f"{m.id} matched family {res.family.id} by config, but its own files contradict it: "
+                      + "; ".join(res.conflicts))
+            return _unverified(reg, res.model_dir, reason, strict, where)
+        return res.family, res.matched_by, res.checkpoint, []
     except FamilyNotFoundError as exc:
         raise RecipeError(
             exc.message,
             where=Where(file=str(loaded.path) if loaded.path else None, field="model.family" if m.family else "model.id"),
             hint="name the family with `model.family: <id>` (see `dayzero registry list`)",
         ) from None
+
+
+def _unverified(reg: Any, folder: Path, reason: str, strict: bool, where: Where) -> tuple[Family, str, Any, list[str]]:
+    if strict:
+        raise RecipeError(f"{reason}; --strict refuses unverified models", where=where,
+                          hint="name a family with `model.family: <id>`, or draft and review one with `dayzero day0`")
+    from .unverified import draft_or_explain
+
+    family, notes = draft_or_explain(folder, reg, reason)
+    return family, "draft", None, notes
 
 
 def lora_targets(method: MethodSection, family: Family, problems: list[str]) -> list[str]:
@@ -219,14 +285,13 @@ def lora_targets(method: MethodSection, family: Family, problems: list[str]) -> 
 def _local_config(r: Recipe, loaded: LoadedRecipe, family: Family) -> Any:
     """The model's config where it is at hand (tiny models, local directories), else None."""
     try:
-        if r.model.inferred_source() == "tiny":
+        if r.model.inferred_source(loaded.base_dir) == "tiny":
             from .tiny import tiny_config
 
             return tiny_config(family)
         from transformers import AutoConfig
 
-        path = Path(r.model.id).expanduser()
-        path = path if path.is_absolute() or path.exists() else loaded.base_dir / path
+        path = r.model.local_path(loaded.base_dir)
         return AutoConfig.from_pretrained(str(path), trust_remote_code=r.model.trust_remote_code)
     except (OSError, ValueError, ImportError):  # no usable config here: the checks run again at load time
         return None
@@ -264,21 +329,10 @@ def _cost(r: Recipe, config: Any, adapter: AdapterPlan, trainer: TrainerPlan, mo
         return None
 
 
-def _adapter_plan(method: MethodSection, family: Family, problems: list[str]) -> AdapterPlan:
-    quant = None
-    if method.quantization != "none":
-        if method.quantization not in family.quantization.on_the_fly:
-            problems.append(f"[method.quantization] family {family.id} does not support {method.quantization}")
-        quant = {"method": method.quantization, "llm_int8_skip_modules": list(family.quantization.skip_modules)}
-        if method.quantization == "bnb-4bit":
-            quant |= {
-                "load_in_4bit": True,
-                "bnb_4bit_quant_type": "nf4",
-                "bnb_4bit_use_double_quant": True,
-                "bnb_4bit_compute_dtype": "bfloat16",
-            }
-        else:
-            quant |= {"load_in_8bit": True}
+def _adapter_plan(method: MethodSection, family: Family, problems: list[str], cuda: bool = False) -> AdapterPlan:
+    from .quantize import quantization_plan
+
+    quant = quantization_plan(method, family, cuda, problems)
     task = "SEQ_CLS" if method.stage == "rm" else "CAUSAL_LM"
     if method.adapter in _PEFT_FLAGS:
         targets = lora_targets(method, family, problems)
@@ -304,17 +358,27 @@ def _adapter_plan(method: MethodSection, family: Family, problems: list[str]) ->
     return AdapterPlan(kind="full", peft_config=None, quantization=quant)
 
 
-def _trainer_plan(r: Recipe, cuda: bool) -> TrainerPlan:
+def _trainer_plan(r: Recipe, bf16_ok: bool, cuda: bool, problems: list[str]) -> TrainerPlan:
     module, trainer, config_class, fixed = TRAINERS[r.method.stage]
     t = r.train
-    precision = t.precision if t.precision != "auto" else ("bf16" if cuda else "fp32")
+    precision = t.precision if t.precision != "auto" else ("bf16" if bf16_ok else "fp32")
+    packing = r.data.packing if r.data.packing is not None else r.method.stage == "pt"
+    if packing and r.method.stage not in ("sft", "pt"):
+        problems.append(f"[data.packing] packing applies to sft and pt rows, not to stage `{r.method.stage}`")
+    # transformers reads a float warmup_steps below 1 as a ratio and 1.0 as one step: give whole steps when
+    # the step count is known, and refuse a ratio of 1 when it is not.
+    warmup: float = t.warmup_ratio
+    if t.max_steps is not None:
+        warmup = math.ceil(t.max_steps * t.warmup_ratio)
+    elif t.warmup_ratio >= 1:
+        problems.append("[train.warmup_ratio] 1.0 (warm up over every step) needs `train.max_steps`; use a ratio below 1")
     config: dict[str, Any] = {
         "learning_rate": t.learning_rate,
         "num_train_epochs": t.epochs,
         "max_steps": t.max_steps if t.max_steps is not None else -1,
         "per_device_train_batch_size": t.batch_size,
         "gradient_accumulation_steps": t.grad_accum,
-        "warmup_steps": t.warmup_ratio,
+        "warmup_steps": warmup,
         "lr_scheduler_type": t.scheduler,
         "weight_decay": t.weight_decay,
         "max_grad_norm": t.max_grad_norm,
@@ -334,6 +398,8 @@ def _trainer_plan(r: Recipe, cuda: bool) -> TrainerPlan:
         "dataloader_num_workers": 0,
         **fixed,
     }
+    if packing:  # packed rows (dayzero.sdk.data.packing): TRL's padding-free collator keeps the samples apart
+        config |= {"padding_free": True, "max_length": None}
     if r.method.beta is not None and r.method.stage in _BETA_FIELD:
         config[_BETA_FIELD[r.method.stage]] = r.method.beta
     if r.method.stage == "simpo":
@@ -343,12 +409,25 @@ def _trainer_plan(r: Recipe, cuda: bool) -> TrainerPlan:
     elif r.data.val_size > 0:  # the held-out split reaches the trainer (GRPO's is scored by `dayzero eval`)
         config |= {"eval_strategy": "steps", "eval_steps": t.eval_steps or t.save_steps,
                    "per_device_eval_batch_size": t.batch_size}
-    return TrainerPlan(stage=r.method.stage, module=module, trainer=trainer, config_class=config_class, config=config)
+    return TrainerPlan(
+        stage=r.method.stage, module=module, trainer=trainer, config_class=config_class, config=config,
+        packing=packing,
+        # TRL's preference trainers re-render and re-tokenize rows; dayzero's rows are already token ids
+        pretokenized=r.method.stage in ("dpo", "kto", "orpo", "simpo"),
+    )
 
 
-def _export_plan(r: Recipe, run_dir: str, adapter: AdapterPlan) -> ExportPlan:
+def _export_plan(
+    r: Recipe, run_dir: str, adapter: AdapterPlan, family: Family, source: str, problems: list[str]
+) -> ExportPlan:
     e = r.export
     out = e.out or str(Path(run_dir) / "export")
+    merge = e.merge or adapter.peft_config is None
+    if e.enabled and e.merge and adapter.peft_config and not family.export.mergeable:
+        problems.append(f"[export.merge] family {family.id}'s adapters cannot be merged (`export.mergeable: false`)")
+    # A release is exported in the family's `export.dtype` (e.g. bf16 for FP8 or MXFP4 releases) unless the recipe
+    # names a dtype; tiny and local bases keep their weights' own dtype.
+    dtype = r.model.dtype if r.model.dtype != "auto" else (family.export.dtype if source in ("hf", "modelscope") else "auto")
     if e.merge or adapter.peft_config is None:
         steps = [
             "merge the adapter into the base in the base dtype" if adapter.peft_config else "take the trained weights",
@@ -359,28 +438,56 @@ def _export_plan(r: Recipe, run_dir: str, adapter: AdapterPlan) -> ExportPlan:
         if e.ollama:
             steps.append("write an Ollama Modelfile")
         tol = f"{e.tolerance:g}" if e.tolerance else "1e-5 fp32, 3% of the largest logit 16-bit"
+        if adapter.quantization:  # rule Q003: never merged into the quantized base
+            steps[0] = "merge the adapter into the full-precision base (not the quantized one)"
+            rel = adapter.quantization["export_tolerance"]
+            steps.insert(1, f"verify the merge against the quantized base + adapter (relative L2 error of the logits <= {rel:g})")
         steps.append(f"verify logits (|diff| <= {tol}), template render and eos ids, then rename into place")
     else:
         steps = ["save the PEFT adapter", "lint it against the family's vLLM LoRA constraints", "rename into place"]
+        if adapter.quantization:
+            steps.insert(1, f"record the base's {adapter.quantization['method']} quantization (served on the quantized base)")
     return ExportPlan(
-        enabled=e.enabled, merge=e.merge or adapter.peft_config is None, out=out, overwrite=e.overwrite,
-        max_shard_size=e.max_shard_size,
-        tolerance=e.tolerance, ollama=e.ollama, steps=steps,
+        enabled=e.enabled, merge=merge, out=out, overwrite=e.overwrite, max_shard_size=e.max_shard_size,
+        tolerance=e.tolerance, dtype=dtype, files=list(family.export.files), ollama=e.ollama, steps=steps,
     )
 
 
-def _serve_command(r: Recipe, out: str, family: Family) -> list[str] | None:
+def _serve_command(
+    r: Recipe, plan_parts: dict[str, Any], family: Family, loaded: LoadedRecipe
+) -> list[str] | None:
+    """The command the export will be served with; for vLLM the very builder `dayzero serve` uses."""
     if r.serve is None:
         return None
     s = r.serve
+    export: ExportPlan = plan_parts["export"]
     if s.backend == "vllm":
-        cmd = ["vllm", "serve", out, "--host", s.host, "--port", str(s.port)]
-        if family.serving.tool_call_parser:
-            cmd += ["--enable-auto-tool-choice", "--tool-call-parser", family.serving.tool_call_parser]
-        if family.serving.reasoning_parser:
-            cmd += ["--reasoning-parser", family.serving.reasoning_parser]
-        return cmd
-    return ["dayzero", "serve", out, "--backend", "hf", "--host", s.host, "--port", str(s.port)]
+        from .serve.vllm_cmd import plan_vllm_command
+
+        adapter: AdapterPlan = plan_parts["adapter"]
+        base: str | None = None
+        local = True
+        if not export.merge:
+            source = r.model.inferred_source()
+            if source == "tiny":
+                base = str(Path(plan_parts["run_dir"]) / "base")
+            elif source == "local":
+                path = Path(r.model.id).expanduser()
+                base = str(loaded.base_dir / path if not path.is_absolute() and (loaded.base_dir / path).exists()
+                           else path)
+            else:
+                base, local = r.model.id, False
+        return plan_vllm_command(
+            family, run_dir=plan_parts["run_dir"], out=export.out, model_class=family.architecture.model_class,
+            base=base, base_is_local=local, rank=adapter.peft_kwargs.get("r"), host=s.host, port=s.port,
+        )
+    return ["dayzero", "serve", export.out, "--backend", "hf", "--host", s.host, "--port", str(s.port)]
+
+
+def planned_adapter_config(adapter: AdapterPlan) -> dict[str, Any]:
+    """The adapter_config an adapter-only export of this plan will carry, as far as the lint reads it."""
+    peft_type = {"LoraConfig": "LORA", "OFTConfig": "OFT"}.get(adapter.peft_config or "", adapter.peft_config or "none")
+    return {"peft_type": peft_type, **adapter.peft_kwargs}
 
 
 def _check_datasets(r: Recipe, loaded: LoadedRecipe, problems: list[str]) -> None:
@@ -444,11 +551,11 @@ def _facts(r: Recipe, family: Family, template: TemplatePlan, kind: str | None, 
             "thinking": r.method.thinking,
             "template_needed": kind not in (None, "text"),
         },
-        "data": {"kind": kind},
+        "data": {"kind": kind, "packing": r.data.packing},
         "template": {"format": template.format, "reasoning": template.reasoning},
         "export": {"merge": r.export.merge, "enabled": r.export.enabled},
         "serve": {"backend": r.serve.backend} if r.serve else {},
         "rl": {"generation": r.rl.generation} if r.rl else {},
-        "runtime": {"cuda": cuda},
+        "runtime": {"cuda": cuda, "bitsandbytes": _bitsandbytes(r)},
         "family": {"id": family.id, "serving": {"vllm_architecture": family.serving.vllm_architecture}},
     }

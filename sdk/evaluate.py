@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import DataError, ServeError
-from dayzero.yamlio import atomic_write_text
 
 from .recipe.rl import RewardSpec
 

@@ -23,7 +23,7 @@ from dayzero.errors import RecipeError
 if TYPE_CHECKING:
     from .plan import Plan
     from .recipe.load import LoadedRecipe
-    from .run import RunResult
+    from .runner import RunResult
 
 
 def in_worker() -> bool:
@@ -51,7 +51,7 @@ def run_launched(
     plan: Plan, loaded: LoadedRecipe, *, resume: bool, overwrite: bool, ignore_lock: bool
 ) -> RunResult:
     """Start this node's workers, wait for them, and read back what rank 0 wrote."""
-    from .run import RunResult
+    from .runner import RunResult
 
     if loaded.path is None:
         raise RecipeError(

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import NotSupportedError
-from dayzero.yamlio import atomic_write_text
 
 
 @dataclass

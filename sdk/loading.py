@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dayzero.errors import NotSupportedError, RecipeError, Where
+from dayzero.errors import RecipeError, Where
 
 from .plan import Plan
 from .runinfo import rank
@@ -28,16 +28,15 @@ def model_dir(plan: Plan, work_dir: Path, base_dir: Path | None = None) -> Path:
         target = work_dir / "base"
         if not (target / "config.json").is_file():
             if rank() == 0:
-                from dayzero import registry
                 from dayzero.sdk.tiny import save_tiny
 
-                save_tiny(registry.get(m.family), target)  # written under a temporary name, then renamed
+                save_tiny(plan.view.family, target)  # written under a temporary name, then renamed
             else:
                 _wait_for(target / "config.json")
         return target
     if m.source == "local":
-        path = Path(m.id).expanduser()
-        if not path.is_absolute() and base_dir is not None and (base_dir / path).exists():
+        path = Path(m.id).expanduser()  # relative to the recipe's folder (sdk.recipe.model.local_path)
+        if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
         if not (path / "config.json").is_file():
             raise RecipeError(f"no config.json in local model directory {path}", where=Where(field="model.id"))
@@ -88,43 +87,39 @@ def load_tokenizer(path: Path, plan: Plan) -> Any:
 
 
 def quantization_config(plan: Plan) -> Any:
-    """A BitsAndBytesConfig for the plan's quantization, or None. bitsandbytes is imported lazily."""
-    q = plan.adapter.quantization
-    if not q:
-        return None
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError:
-        raise NotSupportedError(
-            f"{q['method']} quantization needs the bitsandbytes package, which is not installed",
-            hint="pip install bitsandbytes (on a CUDA machine)",
-        ) from None
-    import torch
-    from transformers import BitsAndBytesConfig
+    """A BitsAndBytesConfig for the plan's quantization, or None (see `sdk.quantize`)."""
+    from .quantize import bnb_config
 
-    kwargs = {k: v for k, v in q.items() if k != "method"}
-    if "bnb_4bit_compute_dtype" in kwargs:
-        kwargs["bnb_4bit_compute_dtype"] = getattr(torch, kwargs["bnb_4bit_compute_dtype"])
-    return BitsAndBytesConfig(**kwargs)
+    return bnb_config(plan.adapter.quantization)
 
 
-def load_model(path: Path, plan: Plan, tokenizer: Any = None) -> Any:
-    """The base model as the plan's model class (a causal LM, or a 1-label classifier for reward models)."""
+def loader(plan: Plan, dtype: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """The plan's transformers auto class and its `from_pretrained` arguments (``dtype`` overrides the plan's)."""
     import torch
     import transformers
 
     m = plan.model
-    auto = transformers.AutoModelForSequenceClassification if plan.trainer.stage == "rm" else transformers.AutoModelForCausalLM
+    dtype = dtype or m.dtype
     kwargs: dict[str, Any] = {
         "trust_remote_code": m.trust_remote_code,
         "use_safetensors": m.use_safetensors,
-        "dtype": "auto" if m.dtype == "auto" else getattr(torch, m.dtype),
+        "dtype": "auto" if dtype == "auto" else getattr(torch, dtype),
+        **m.load_kwargs,
     }
-    if plan.trainer.stage == "rm":
-        kwargs["num_labels"] = 1
+    return getattr(transformers, m.loader), kwargs
+
+
+def load_model(path: Path, plan: Plan, tokenizer: Any = None) -> Any:
+    """The base model as the plan's loader class (a causal LM, or a 1-label classifier for reward models)."""
+    import torch
+
+    m = plan.model
+    auto, kwargs = loader(plan)
     quant = quantization_config(plan)
     if quant is not None:
         kwargs["quantization_config"] = quant
+        # bitsandbytes quantizes while the weights are placed: on a CPU machine they are placed on the CPU
+        kwargs["device_map"] = None if plan.runtime.get("cuda") else "cpu"
     if m.use_safetensors and not any(path.glob("*.safetensors")):
         raise RecipeError(
             f"{path} has no safetensors weights, and pickle weights are off (unpickling runs code)",

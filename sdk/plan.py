@@ -4,6 +4,10 @@
 for tools). Everything the run needs is here, so a reader can check a run without running it: the
 family and its revision, the template, the adapter's peft config, the trainer and its config
 arguments, the export steps and the serve command, and the facts the rules were evaluated on.
+
+`view` is the family as compile resolved it (checkpoint overrides applied, chat format included): the
+stages after compile read it instead of the registry, so a run trains, exports and serves the facts it
+was planned with.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import shlex
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from dayzero.registry.view import FamilyView
 
 from .plan_rl import RLPlan
 
@@ -27,12 +33,19 @@ class ModelPlan(_Data):
     family: str
     family_revision: int
     family_hash: str = Field(description="`Registry.content_hash(family)`: what a recipe lock pins.")
-    matched_by: str = Field(description="How the family was found: recipe | id | hub_id | config | tiny.")
+    matched_by: str = Field(description="How the family was found: recipe | id | hub_id | config | tiny | draft.")
     checkpoint: str | None = Field(default=None, description="The registry checkpoint, when the id is a known one.")
     model_class: str
+    loader: str = Field(description="The transformers auto class the base loads with (a classifier for reward models).")
+    load_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra `from_pretrained` arguments.")
     trust_remote_code: bool
     use_safetensors: bool
     dtype: str
+    unverified: list[str] = Field(
+        default_factory=list,
+        description="Empty for a registry family. Else the model runs as an entry drafted on the fly: why, "
+        "what was drafted from where, and what was not checked.",
+    )
 
 
 class TemplatePlan(_Data):
@@ -41,6 +54,8 @@ class TemplatePlan(_Data):
     thinking: str | None
     end_of_turn: list[str]
     generation_eos: list[str] = Field(description="Tokens the exported generation_config must list as eos.")
+    stop_strings: list[str] = Field(description="Text a server stops generation at (`FamilyView.stop_strings`).")
+    stop_tokens: list[str] = Field(description="Tokens generation ends on (`FamilyView.stop_tokens`).")
 
 
 class AdapterPlan(_Data):
@@ -61,6 +76,10 @@ class TrainerPlan(_Data):
     config: dict[str, Any] = Field(description="Arguments to the config class (paths filled in at run time).")
     lm_head: str = Field(default="trl", description="trl | chunked | model: what scores tokens (sdk.train.head_choice).")
     lm_head_reason: str = Field(default="", description="Why that head was chosen.")
+    packing: bool = Field(default=False, description="Rows are packed (trained with TRL's padding-free collator).")
+    pretokenized: bool = Field(
+        default=False, description="The trainer takes dayzero's token ids as they are (its own row preparation is off)."
+    )
 
 
 class DistributedPlan(_Data):
@@ -90,6 +109,8 @@ class ExportPlan(_Data):
     overwrite: bool = Field(default=False, description="Replace an earlier dayzero export at `out` (never other files).")
     max_shard_size: str
     tolerance: float | None = Field(description="Largest |logit| difference the merge check accepts (None: by dtype).")
+    dtype: str = Field(default="auto", description="dtype a merged export is written in (`auto`: the base weights').")
+    files: list[str] = Field(default_factory=list, description="Files a merged export must contain (`export.files`).")
     ollama: bool
     steps: list[str]
 
@@ -122,6 +143,10 @@ class Plan(_Data):
     data: dict[str, Any] = Field(description="The recipe's data section, as given.")
     export: ExportPlan
     distributed: DistributedPlan
+    view: FamilyView = Field(
+        description="The family as the checkpoint sees it (overrides applied) and its chat format: what every "
+        "stage after compile reads instead of the registry."
+    )
     serve_command: list[str] | None
     rl: RLPlan | None = Field(default=None, description="Online stages: rollouts, rewards, code that runs.")
     runtime: dict[str, Any]
@@ -152,6 +177,7 @@ class Plan(_Data):
             lines.extend(self.rl.render_lines())
         if self.serve_command:
             lines.append(f"  serve     {' '.join(self.serve_command)}")
+        lines.extend(f"  UNVERIFIED {note}" for note in m.unverified)
         if self.cost is not None:
             lines.extend(_cost_lines(self.cost, self.adapter.kind))
         lines.extend(f"  warning   {w}" for w in self.warnings)

@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 LIBRARIES = ("dayzero", "torch", "transformers", "peft", "trl", "datasets", "accelerate", "tokenizers", "safetensors")
 
@@ -45,9 +45,21 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
     return read_json_object(path, ExportError)
 
 
-def plot_losses(losses: list[float], path: Path, title: str) -> None:
-    """The training loss per logged step, as a PNG (matplotlib's Agg backend: no display needed)."""
-    if not losses:
+def loss_curves(history: list[dict[str, Any]]) -> dict[str, tuple[list[int], list[float]]]:
+    """(optimizer steps, values) of the training loss and, when evaluation ran, the eval loss, from the
+    trainer's log history (each entry carries the global `step` it was logged at)."""
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    for key, name in (("loss", "train"), ("eval_loss", "eval")):
+        points = [(int(h["step"]), float(h[key])) for h in history if key in h and "step" in h]
+        if points:
+            curves[name] = ([p[0] for p in points], [p[1] for p in points])
+    return curves
+
+
+def plot_losses(history: list[dict[str, Any]], path: Path, title: str) -> None:
+    """The training (and eval) loss against the optimizer step, as a PNG (matplotlib's Agg backend)."""
+    curves = loss_curves(history)
+    if not curves:
         return
     import matplotlib
 
@@ -55,10 +67,13 @@ def plot_losses(losses: list[float], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(range(1, len(losses) + 1), losses)
-    ax.set_xlabel("logged step")
+    for name, (steps, values) in curves.items():
+        ax.plot(steps, values, label=name, marker="o" if name == "eval" else None)
+    ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss")
     ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend()
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp)

@@ -44,15 +44,18 @@ TINY_VOCAB_SIZE = 512
 _MODEL_MAX_LENGTH = 2048
 
 
-def tiny_config(family: Family, vocab_size: int | None = None) -> PretrainedConfig:
+def tiny_config(
+    family: Family, vocab_size: int | None = None, extra: dict[str, Any] | None = None
+) -> PretrainedConfig:
     """The config of a tiny instance: ``architecture.tiny`` on top of the model type's defaults.
 
-    ``vocab_size`` overrides the family's tiny vocabulary (``tiny_model`` passes the tokenizer's size).
+    ``vocab_size`` overrides the family's tiny vocabulary (``tiny_model`` passes the tokenizer's size);
+    ``extra`` overrides more (e.g. the head size an engine needs, `sdk/serve/vllm_tiny.py`).
     """
     from transformers import AutoConfig
 
     arch = family.architecture
-    overrides: dict[str, Any] = dict(arch.tiny)
+    overrides: dict[str, Any] = {**arch.tiny, **(extra or {})}
     overrides.setdefault("tie_word_embeddings", arch.tie_word_embeddings)
     if vocab_size is not None:
         overrides["vocab_size"] = vocab_size
@@ -159,7 +162,8 @@ def tiny_tokenizer(family: Family, chat_template: str | None = None) -> PreTrain
 
 
 def tiny_model(
-    family: Family, tokenizer: PreTrainedTokenizerFast | None = None, seed: int = 0
+    family: Family, tokenizer: PreTrainedTokenizerFast | None = None, seed: int = 0,
+    extra: dict[str, Any] | None = None,
 ) -> PreTrainedModel:
     """A randomly initialised instance of the family's real class, sized to ``tokenizer``.
 
@@ -170,7 +174,7 @@ def tiny_model(
     import transformers
 
     tokenizer = tokenizer or tiny_tokenizer(family)
-    config = tiny_config(family, vocab_size=len(tokenizer))
+    config = tiny_config(family, vocab_size=len(tokenizer), extra=extra)
     config.bos_token_id = tokenizer.bos_token_id
     config.eos_token_id = tokenizer.eos_token_id
     config.pad_token_id = tokenizer.pad_token_id
@@ -203,7 +207,9 @@ def generation_eos_ids(family: Family, tokenizer: PreTrainedTokenizerFast) -> li
     return ids
 
 
-def save_tiny(family: Family, out_dir: Path, chat_template: str | None = None) -> Path:
+def save_tiny(
+    family: Family, out_dir: Path, chat_template: str | None = None, extra: dict[str, Any] | None = None
+) -> Path:
     """Write a complete tiny model directory (weights, config, generation config, tokenizer).
 
     The directory is built under a temporary name beside ``out_dir`` and renamed into place, so a
@@ -212,7 +218,7 @@ def save_tiny(family: Family, out_dir: Path, chat_template: str | None = None) -
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = tiny_tokenizer(family, chat_template=chat_template)
-    model = tiny_model(family, tokenizer)
+    model = tiny_model(family, tokenizer, extra=extra)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         model.save_pretrained(staging, safe_serialization=True)

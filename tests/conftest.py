@@ -48,3 +48,11 @@ def _one_thread() -> None:
     except ImportError:  # pragma: no cover
         return
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _vllm_only_where_asked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM starts only in tests marked `vllm` (each launch costs 40 s to minutes): elsewhere, e.g. a full
+    conformance run, its environment is hidden and the `serve.vllm` check reports itself unavailable."""
+    if request.node.get_closest_marker("vllm") is None:
+        monkeypatch.delenv("DAYZERO_VLLM_PYTHON", raising=False)

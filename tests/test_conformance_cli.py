@@ -69,4 +69,4 @@ def test_run_all_writes_every_report_and_the_matrix(tmp_path) -> None:
     ids = set(registry.default().families)
     assert {p.stem for p in tmp_path.glob("*.json")} == ids
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
-    assert all(f'<tr id="{fid}">' in page for fid in ids)
+    assert all(f'<tr id="{fid}"' in page for fid in ids)

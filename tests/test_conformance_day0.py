@@ -89,3 +89,22 @@ def test_day0_cli_refuses_an_existing_id(reference_dir: Path, tmp_path) -> None:
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "already exists" in out.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_tokenizer_kind_is_read_from_the_tokenizers_own_files(tmp_path: Path) -> None:
+    from dayzero.conformance.tokenizer_kind import kind_from_tokenizer_json, tokenizer_kind
+
+    # tokenizer.json shapes as the libraries write them: GPT-2/Qwen2 (ByteLevel pre-tokenizer), Llama 2
+    # (BPE with byte_fallback, Metaspace-style normalizer), T5 (Unigram)
+    assert kind_from_tokenizer_json({"model": {"type": "BPE"}, "pre_tokenizer": {"type": "ByteLevel"}}) == "byte_level_bpe"
+    assert kind_from_tokenizer_json({"model": {"type": "BPE", "byte_fallback": True},
+                                     "normalizer": {"type": "Sequence", "normalizers": [
+                                         {"type": "Prepend", "prepend": "▁"},
+                                         {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]}}) == "sentencepiece"
+    assert kind_from_tokenizer_json({"model": {"type": "Unigram"}}) == "sentencepiece"
+    # a large vocabulary with a SentencePiece model file is SentencePiece, whatever the class is called
+    (tmp_path / "tokenizer.model").write_bytes(b"")
+    assert tokenizer_kind(tmp_path, {"tokenizer_class": "SomeNewTokenizer"}, 256_000) == ("sentencepiece", False)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert tokenizer_kind(empty, {}, 151_000) == ("byte_level_bpe", True)  # nothing to read: guessed

@@ -13,14 +13,13 @@ from registry_helpers import scratch_registry
 
 from dayzero.conformance import checks as checks_pkg
 from dayzero.conformance.checks.base import TABLE
-from dayzero.conformance.gate import gate, verify_recorded
+from dayzero.conformance.gate import gate, supported_without_report, verify_recorded
 from dayzero.conformance.matrix import render_matrix, write_matrix
 from dayzero.conformance.promote import promote
 from dayzero.conformance.report import write
 from dayzero.conformance.runner import run_family
 from dayzero.errors import ConformanceError
 from dayzero.registry import store
-from dayzero.registry.gates import supported_without_report
 
 
 @pytest.fixture()

@@ -19,11 +19,11 @@ def qwen2(reference_dir: Path):
 
 def test_every_group_runs_on_qwen2(qwen2) -> None:
     groups = {c.group for c in qwen2.checks}
-    assert groups == {"schema", "tokenizer", "architecture", "template", "train", "export", "serve", "serving"}
+    assert groups == {"schema", "tokenizer", "architecture", "quantization", "template", "train", "export", "serve", "serving"}
     by_id = {c.id: c for c in qwen2.checks}
     for cid in ("template.parity", "template.token-parity", "template.end-of-turn-trained",
                 "template.tool-call-roundtrip", "train.lora", "train.full", "export.merged-logits",
-                "export.stop-set", "serve.chat", "serving.adapter-lint"):
+                "export.stop-set", "serve.chat", "serving.adapter-lint", "quantization.bnb-4bit-layout", "train.qlora"):
         assert by_id[cid].status == Status.passed, (cid, by_id[cid].summary)
     assert by_id["export.merged-logits"].evidence["adapter_changes_logits"] is True  # the parity is not vacuous
     # the official template's own capabilities are reported, never gating
@@ -32,7 +32,7 @@ def test_every_group_runs_on_qwen2(qwen2) -> None:
 
 def test_train_loss_falls_and_is_pinned(qwen2) -> None:
     ev = {c.id: c.evidence for c in qwen2.checks}
-    for kind in ("train.lora", "train.full"):
+    for kind in ("train.lora", "train.full", "train.qlora"):
         assert ev[kind]["steps"] == 8
         assert ev[kind]["last_loss"] < ev[kind]["first_loss"]
     # random init over a ~512-token vocabulary: the first loss is close to ln(vocab) (independent estimate)

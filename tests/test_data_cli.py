@@ -59,11 +59,11 @@ def test_stats_counts_bad_rows(cli, tmp_path):
 def test_preview_and_stats_of_a_recipe(cli):
     from dayzero.sdk.recipe.load import bundled_dir
 
-    recipe = str(bundled_dir() / "quickstart.yaml")  # tiny:qwen2 on demo_sft + identity, sft
+    recipe = str(bundled_dir() / "quickstart.yaml")  # tiny:qwen2 on the identity set, sft
     out = cli("data", "preview", recipe, "-n", "1")
-    assert "tiny qwen2" in out and "stage sft" in out and "sft_demo.jsonl:1" in out
+    assert "tiny qwen2" in out and "stage sft" in out and "identity.json row 1" in out and "Quokka" in out
     doc = json.loads(cli("data", "stats", recipe, "--json"))
-    assert doc["stage"] == "sft" and doc["rows_read"] == 240 + 36
+    assert doc["stage"] == "sft" and doc["rows_read"] == 36
 
 
 def test_unknown_dataset_is_one_line_and_exit_2(capsys):

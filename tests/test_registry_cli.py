@@ -73,14 +73,50 @@ def test_export_schema_and_diff(tmp_path):
     changed["families"]["brand-new"] = {"id": "brand-new"}
     new = tmp_path / "new.json"
     new.write_text(json.dumps(changed))
-    delta = json.loads(run("registry", "diff", str(out), str(new), "--json").stdout)
+    proc = run("registry", "diff", str(out), str(new), "--json", check=False)
+    delta = json.loads(proc.stdout)
     assert delta["added"] == ["brand-new"]
     assert len(delta["removed"]) == 1
     if "qwen2" not in delta["removed"]:
         assert delta["changed"]["qwen2"] == {"tokenizer.eos": ["<|im_end|>", "<|endoftext|>"]}
+        assert delta["not_bumped"] == ["qwen2"]  # a fact changed, the revision did not
+    assert delta["registry_version_not_bumped"] is True and proc.returncode == 1
+
+    # the same change, versioned: the family's revision and the registry's version go up -> nothing flagged
+    changed["families"]["qwen2"]["revision"] += 1
+    changed["registry_version"] = "99.0.0"
+    new.write_text(json.dumps(changed))
+    delta = json.loads(run("registry", "diff", str(out), str(new), "--json").stdout)
+    assert delta["not_bumped"] == [] and delta["registry_version_not_bumped"] is False
+    text = run("registry", "diff", str(out), str(new)).stdout
+    assert "!" not in text.replace("|", "")
 
     schema = json.loads(run("registry", "schema").stdout)
     assert "Family" in schema["$defs"]
+
+
+def test_schema_describes_the_export_document(tmp_path):
+    out = tmp_path / "registry.json"
+    run("registry", "export", str(out))
+    doc = json.loads(out.read_text())
+    schema = json.loads(run("registry", "schema").stdout)
+    assert set(schema["required"]) == set(doc) == set(schema["properties"])
+    assert schema["properties"]["export_format"]["const"] == doc["export_format"]
+
+    def refs(node):
+        if isinstance(node, dict):
+            yield from ([node["$ref"]] if "$ref" in node else [])
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    # every $ref resolves from the document's root (nested per-model $defs would not)
+    targets = set(refs(schema))
+    assert "#/$defs/Family" in targets and "#/$defs/Tokenizer" in targets
+    for target in targets:
+        assert target.startswith("#/$defs/") and target.removeprefix("#/$defs/") in schema["$defs"], target
 
 
 def test_export_is_deterministic(tmp_path):

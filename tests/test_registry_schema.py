@@ -86,5 +86,5 @@ def test_json_schema_documents_every_field():
         return out
 
     # Every leaf field of the tokenizer section carries a description (the one source of docs).
-    tok = family["$defs"]["Tokenizer"]
+    tok = schema["$defs"]["Tokenizer"]
     assert not undocumented({"properties": tok["properties"]})

@@ -347,7 +347,7 @@ def test_a_read_only_destination_gives_one_line_naming_it(trained: tuple[Path, s
 
 
 def test_atomic_writes_fail_as_one_error_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dayzero.yamlio import atomic_write_text
+    from dayzero.atomic import atomic_write_text
 
     target = tmp_path / "run.json"
     target.write_text("the complete earlier version")
@@ -410,7 +410,7 @@ def test_the_export_tokenizer_is_the_training_tokenizer_and_dpo_rows_match(
     from transformers import AutoTokenizer
 
     from dayzero.sdk.recipe.load import load_recipe
-    from dayzero.sdk.run import prepare_data, setup
+    from dayzero.sdk.runner import prepare_data, setup
 
     run = trained[0]
     final, export = run / "final", run / "export"
@@ -427,9 +427,9 @@ def test_the_export_tokenizer_is_the_training_tokenizer_and_dpo_rows_match(
     loaded = load_recipe(dpo)
     plan = sdk.compile(loaded)
     from_export = setup(plan, loaded, tmp_path / "dpo")
-    rows, _ = prepare_data(plan, loaded, from_export)
+    rows, _, _ = prepare_data(plan, loaded, from_export)
     trained_with = AutoTokenizer.from_pretrained(str(final))
-    reference, _ = prepare_data(plan, loaded, type(from_export)(**{**from_export.__dict__, "tokenizer": trained_with}))
+    reference, _, _ = prepare_data(plan, loaded, type(from_export)(**{**from_export.__dict__, "tokenizer": trained_with}))
     assert rows.column_names == reference.column_names and len(rows) == 6
     assert rows.to_dict() == reference.to_dict()
     result = sdk.run(dpo, train_dataset=rows, console=False)

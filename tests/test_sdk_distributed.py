@@ -401,3 +401,34 @@ def test_deepspeed_zero3_partitions_trains_and_exports(
     assert 0.45 < info["metrics"]["param_shard_fraction"] < 0.55  # each rank holds its partition only
     assert info["losses"] == pytest.approx(runs["ddp"][1]["losses"], abs=1e-4)
     assert info["export"]["max_logit_diff"] <= info["export"]["tolerance"]
+
+
+@pytest.mark.parametrize(
+    ("distributed", "rule"),
+    [
+        ({"strategy": "fsdp2", "nproc_per_node": 2}, "[D001]"),
+        ({"strategy": "deepspeed", "nproc_per_node": 2, "deepspeed": {"zero_stage": 3}}, "[D002]"),
+    ],
+)
+def test_8bit_weights_do_not_shard(
+    distributed: dict[str, Any], rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec  # the rule must fire whether or not deepspeed is installed here
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "deepspeed" else real(name, *a)
+    )
+    monkeypatch.setattr("dayzero.sdk.distributed.validate_deepspeed_config", lambda config, r: [])
+    bad = recipe(
+        method={"adapter": "lora", "quantization": "bnb-8bit"},
+        export={"merge": False},
+        distributed=distributed,
+    )
+    with pytest.raises(RecipeError) as err:
+        compile_plan(bad, cuda=True)
+    assert rule in str(err.value)
+    ok = recipe(
+        method={"adapter": "qlora", "quantization": "bnb-4bit"},
+        export={"merge": False},
+        distributed=distributed,
+    )
+    compile_plan(ok, cuda=True)  # 4-bit shards under both

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dayzero import sdk
+from dayzero import registry, sdk
 from dayzero.errors import ExportError
 
 pytestmark = pytest.mark.slow
@@ -89,9 +89,7 @@ def test_export_carries_the_training_template_and_eos(lora_run: Path, tmp_path: 
 def test_failed_check_leaves_nothing_that_looks_complete(
     lora_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import importlib
-
-    export_mod = importlib.import_module("dayzero.sdk.export")  # the module, not the `sdk.export` function
+    from dayzero.sdk import exporter as export_mod
 
     out = tmp_path / "merged"
     monkeypatch.setattr(export_mod, "_default_tolerance", lambda model, reference: -1.0)  # no difference can pass
@@ -116,21 +114,36 @@ def test_adapter_only_export_is_linted_for_vllm(tmp_path: Path) -> None:
     assert not report.merged
     names = {p.name for p in (tmp_path / "adapter").iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json"} <= names
-    # qwen2's serving facts: rank buckets 8, 16, ... and no DoRA (families/qwen2.yaml, serving.lora).
-    assert "rank 12 is not a vLLM bucket: serve with --max-lora-rank 16" in report.lint
-    assert any("DoRA" in line for line in report.lint)
+    # vLLM serves no DoRA (vllm/lora/peft_helper.py: "vLLM does not yet support DoRA."), whatever the family.
+    assert any("DoRA" in line and "families/engines.yaml vllm.lora.dora" in line for line in report.lint)
+    # the same lint serving refuses on: the export reports exactly its problems
+    from dayzero.sdk.serve import lint_adapter_dir
+
+    base_vocab = json.loads((run / "base" / "config.json").read_text())["vocab_size"]
+    problems = lint_adapter_dir(tmp_path / "adapter", registry.get("qwen2"), base_vocab)
+    assert report.lint == [str(p) for p in problems]
 
 
-def test_quantized_base_refused_for_merging(lora_run: Path, tmp_path: Path) -> None:
+def test_quantized_run_merge_is_checked_against_the_4bit_model(lora_run: Path, tmp_path: Path) -> None:
+    pytest.importorskip("bitsandbytes")
     run = tmp_path / "run"
     shutil.copytree(lora_run, run)
+    (run / "final" / "dayzero_probe.safetensors").unlink()  # the probe was of the full-precision model
     info = json.loads((run / "run.json").read_text())
-    info["plan"]["adapter"]["quantization"] = {"method": "bnb-4bit", "load_in_4bit": True}
+    quant = {"method": "bnb-4bit", "llm_int8_skip_modules": ["lm_head"], "load_in_4bit": True,
+             "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True, "bnb_4bit_compute_dtype": "float32",
+             "not_quantized": [], "export_tolerance": 1e-9}  # no 4-bit model is that close to its merge
+    info["plan"]["adapter"]["quantization"] = quant
     (run / "run.json").write_text(json.dumps(info))
-    with pytest.raises(ExportError, match="cannot be merged in place") as err:
+    with pytest.raises(ExportError, match="differs from the quantized model \\+ adapter by a relative L2 error") as err:
         sdk.export(run, out=tmp_path / "x")
-    assert "adapter-only" in str(err.value) and "full-precision base" in str(err.value)
-    assert not (tmp_path / "x").exists()
+    assert "adapter-only" in str(err.value)
+    assert not (tmp_path / "x").exists()  # nothing that looks complete is left behind
+
+    quant["export_tolerance"] = 0.25
+    (run / "run.json").write_text(json.dumps(info))
+    report = sdk.export(run, out=tmp_path / "y")
+    assert report.max_logit_diff <= 1e-5 and 0 < report.quantized_relative_error <= 0.25
 
 
 def test_full_weights_export_and_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,20 +89,68 @@ def test_target_presets_and_names_checked_against_architecture() -> None:
     assert "`lm_head` is never a LoRA target" in text
 
 
-def test_every_problem_reported_at_once_with_rule_ids() -> None:
+def test_every_problem_reported_at_once_with_rule_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dayzero.sdk.quantize as quantize
+
+    monkeypatch.setattr(quantize, "bitsandbytes_importable", lambda: False)  # as on a machine without it
     bad = recipe(
-        method={"stage": "dpo", "adapter": "qlora"},  # QLoRA on CPU (Q002), merged (Q003), sft data for DPO (M001)
+        method={"stage": "dpo", "adapter": "qlora"},  # QLoRA without bitsandbytes (Q002), sft data for DPO (M001)
         data={"datasets": ["demo_sft"]},
-        serve={"backend": "vllm"},
+        export={"merge": False},
     )
     with pytest.raises(RecipeError) as err:
         compile_plan(bad, cuda=False)
     text = str(err.value)
-    assert text.startswith("3 problems")
-    for rule_id in ("[Q002]", "[Q003]", "[M001]"):
-        assert rule_id in text
+    assert text.startswith("2 problems") and "[Q002]" in text and "[M001]" in text
     rules = {r.id: r.message for r in registry.default().rules}
     assert rules["Q002"] in text  # the rules table's own message, not a copy in code
+
+
+def test_qlora_plans_on_cpu_where_bitsandbytes_imports() -> None:
+    pytest.importorskip("bitsandbytes")
+    plan = compile_plan(recipe(method={"adapter": "qlora"}), cuda=False)
+    q = plan.adapter.quantization
+    assert q is not None and q["load_in_4bit"] is True and q["bnb_4bit_compute_dtype"] == "float32"
+    assert plan.facts["runtime"]["bitsandbytes"] is True
+    # merged export of a quantized run: two steps (Q003 says so as a warning, not a refusal)
+    assert any(w.startswith("[Q003]") for w in plan.warnings) and plan.export.merge is True
+    assert "full-precision base" in plan.export.steps[0] and "quantized base + adapter" in plan.export.steps[1]
+    assert not any(w.startswith("[Q004]") for w in plan.warnings)  # a tiny model is quick on CPU
+
+
+def test_quantization_options_reach_the_bitsandbytes_config() -> None:
+    plan = compile_plan(
+        recipe(method={"adapter": "qlora", "quant_type": "fp4", "double_quant": False, "compute_dtype": "bfloat16"}),
+        cuda=False,
+    )
+    q = plan.adapter.quantization
+    assert (q["bnb_4bit_quant_type"], q["bnb_4bit_use_double_quant"], q["bnb_4bit_compute_dtype"]) == (
+        "fp4", False, "bfloat16")
+    eight = compile_plan(recipe(method={"quantization": "bnb-8bit"}), cuda=False).adapter.quantization
+    assert eight["load_in_8bit"] is True and "load_in_4bit" not in eight
+
+
+def test_moe_family_plan_says_what_stays_full_precision() -> None:
+    plan = compile_plan(recipe(model={"id": "tiny:qwen3-moe"}, method={"adapter": "qlora"}), cuda=False)
+    facts = registry.get("qwen3-moe").quantization
+    assert plan.adapter.quantization["not_quantized"] == facts.not_quantized and facts.not_quantized
+    assert plan.adapter.quantization["llm_int8_skip_modules"] == ["lm_head", "gate"]
+    assert any(w.startswith("[quantization] qwen3-moe keeps") and facts.note in w for w in plan.warnings)
+
+
+def test_family_without_4bit_says_why() -> None:
+    with pytest.raises(RecipeError) as err:
+        compile_plan(recipe(model={"id": "tiny:gpt-oss"}, method={"adapter": "qlora"}), cuda=False)
+    assert "does not support bnb-4bit" in str(err.value)
+    assert registry.get("gpt-oss").quantization.note in str(err.value)
+
+
+def test_real_size_qlora_recipe_plans_on_cpu_with_the_warning() -> None:
+    pytest.importorskip("bitsandbytes")
+    plan = compile_plan(bundled_dir() / "llama3.1-8b-qlora-sft.yaml", cuda=False)
+    rules = {r.id: r.message for r in registry.default().rules}
+    assert f"[Q004] {rules['Q004']}" in plan.warnings
+    assert plan.adapter.quantization["bnb_4bit_quant_type"] == "nf4"
 
 
 def test_qlora_plans_on_a_gpu_machine_and_export_is_adapter_only() -> None:
@@ -110,7 +158,9 @@ def test_qlora_plans_on_a_gpu_machine_and_export_is_adapter_only() -> None:
     assert plan.adapter.quantization is not None
     assert plan.adapter.quantization["load_in_4bit"] is True
     assert plan.adapter.quantization["bnb_4bit_quant_type"] == "nf4"
+    assert plan.adapter.quantization["bnb_4bit_compute_dtype"] == "bfloat16"
     assert plan.export.merge is False and plan.trainer.config["bf16"] is True
+    assert any("served on the quantized base" in step for step in plan.export.steps)
 
 
 def test_warning_rules_do_not_block() -> None:
@@ -139,10 +189,11 @@ def test_unknown_model_names_the_field() -> None:
     assert plan.model.family == "llama3" and plan.model.matched_by == "recipe"
 
 
-def test_serve_command_in_plan() -> None:
+def test_serve_command_in_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DAYZERO_VLLM_PYTHON", raising=False)
     plan = compile_plan(recipe(serve={"backend": "vllm", "port": 9000}, export={"out": "/tmp/x"}), cuda=False)
     assert plan.serve_command is not None
-    assert plan.serve_command[:3] == ["vllm", "serve", "/tmp/x"] and "9000" in plan.serve_command
+    assert plan.serve_command[:4] == ["vllm", "serve", "--model", "/tmp/x"] and "9000" in plan.serve_command
     assert "--tool-call-parser" in plan.serve_command  # qwen2's hermes parser, from the family file
 
 
@@ -164,13 +215,13 @@ def test_shipped_recipes_cover_the_promised_models() -> None:
 def test_cli_plan_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from dayzero.cli import main
 
-    main(["plan", "quickstart", "method.r=4", "--json", "--cpu"])
+    main(["plan", "quickstart", "method.adapter=lora", "method.r=4", "--json", "--cpu"])
     data = json.loads(capsys.readouterr().out)
     assert data["adapter"]["peft_kwargs"]["r"] == 4 and data["facts"]["runtime"]["cuda"] is False
     with pytest.raises(SystemExit) as exit_:
-        main(["plan", "quickstart", "method.adapter=qlora", "--cpu"])
+        main(["plan", "quickstart", "method.adapter=full", "method.quantization=bnb-4bit", "--cpu"])
     assert exit_.value.code == 2
-    assert "[Q002]" in capsys.readouterr().err
+    assert "[Q001]" in capsys.readouterr().err
 
 
 def test_presets_checked_against_the_instantiated_model(monkeypatch: pytest.MonkeyPatch) -> None:

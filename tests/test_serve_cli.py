@@ -55,6 +55,22 @@ def test_chat_loop_streams_answers_and_keeps_history(model_dir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_chat_says_what_an_empty_reply_means(model_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from dayzero.sdk.serve import load_service
+    from dayzero.sdk.serve.chat import EMPTY_REPLY, chat_loop
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    svc = load_service(model_dir, logits_processor_factory=script_factory(tok, lambda prompt: EOT))  # ends at once
+    out = io.StringIO()
+    chat_loop(svc, stdin=io.StringIO("hello\n/exit\n"), stdout=out, max_tokens=8, temperature=0)
+    svc.backend.close()
+    assert out.getvalue().splitlines() == [f"assistant> {EMPTY_REPLY}"]
+    assert "ended its turn" in EMPTY_REPLY
+
+
+@pytest.mark.slow
 def test_chat_command_through_a_pipe(model_dir: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(

@@ -1,7 +1,7 @@
-"""The `vllm serve` command line for every family, checked against the family's registry facts.
+"""The vLLM command line for every family, checked against the family's registry facts.
 
-vLLM is not installed here (it needs its own environment and a GPU): the command is built and
-inspected, never run. Flag names are vLLM's own, read from its source
+The command is built and inspected here (vLLM itself runs in tests/test_vllm_real.py, where its
+environment is present). Flag names are vLLM's own, read from its source
 (`vllm/entrypoints/openai/cli_args.py`, `vllm/engine/arg_utils.py`, `vllm/config/lora.py`).
 """
 
@@ -14,17 +14,24 @@ import pytest
 
 from dayzero import registry
 from dayzero.errors import ServeError
+from dayzero.registry.engines import engines
 from dayzero.sdk.serve import find_target, lint_adapter, max_lora_rank, vllm_command
 
 # Every flag dayzero may emit must be one vLLM's CLI defines.
 VLLM_FLAGS = {
     "--host", "--port", "--served-model-name", "--hf-overrides", "--chat-template", "--generation-config",
     "--enable-auto-tool-choice", "--tool-call-parser", "--reasoning-parser", "--enable-lora", "--lora-modules",
-    "--max-lora-rank", "--api-key",
+    "--max-lora-rank", "--max-loras", "--api-key", "--model",
 }
 # vllm/config/lora.py: MaxLoRARanks = Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
 VLLM_RANKS = {1, 8, 16, 32, 64, 128, 256, 320, 512}
-FAMILIES = registry.families()
+FAMILIES = [f for f in registry.families() if f.serving.vllm_architecture]  # the others are refused (tested below)
+
+
+@pytest.fixture(autouse=True)
+def _no_vllm_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher part depends on $DAYZERO_VLLM_PYTHON; these tests pin the `vllm serve` form."""
+    monkeypatch.delenv("DAYZERO_VLLM_PYTHON", raising=False)
 
 
 def _model_dir(root: Path, family, architectures: list[str] | None = None) -> Path:
@@ -57,14 +64,17 @@ def _flag(cmd: list[str], name: str) -> str | None:
 def test_vllm_command_follows_the_registry(tmp_path: Path, family) -> None:
     d = _model_dir(tmp_path, family)
     cmd = vllm_command(find_target(d, family=family.id, name="mine"), port=8123, api_key="k")
-    assert cmd[:3] == ["vllm", "serve", str(d.resolve())]
+    assert cmd[:4] == ["vllm", "serve", "--model", str(d.resolve())]
     assert {c for c in cmd if c.startswith("--")} <= VLLM_FLAGS
     assert _flag(cmd, "--served-model-name") == "mine"
     assert _flag(cmd, "--port") == "8123" and _flag(cmd, "--host") == "127.0.0.1"
     assert _flag(cmd, "--chat-template") == str(d.resolve() / "chat_template.jinja")
     assert _flag(cmd, "--generation-config") == str(d.resolve())
-    assert _flag(cmd, "--tool-call-parser") == family.serving.tool_call_parser
-    assert ("--enable-auto-tool-choice" in cmd) == (family.serving.tool_call_parser is not None)
+    # A tool parser only where the template has a tools layout (the probed capability), else nothing to parse.
+    caps = family.template.capabilities
+    parses = family.serving.tool_call_parser is not None and (caps is None or caps.tools)
+    assert _flag(cmd, "--tool-call-parser") == (family.serving.tool_call_parser if parses else None)
+    assert ("--enable-auto-tool-choice" in cmd) == parses
     assert _flag(cmd, "--reasoning-parser") == family.serving.reasoning_parser
     assert _flag(cmd, "--api-key") == "k"
     assert "--enable-lora" not in cmd
@@ -84,31 +94,32 @@ def test_vllm_command_with_an_adapter(tmp_path: Path, family) -> None:
     assert _flag(cmd, "--lora-modules") == f"my-lora={adapter.resolve()}"
     assert _flag(cmd, "--served-model-name") == base.name
     rank = int(_flag(cmd, "--max-lora-rank"))
-    buckets = family.serving.lora.max_rank_buckets
+    buckets = engines().vllm.lora.max_rank_buckets
     assert rank in buckets and rank in VLLM_RANKS
     assert rank >= 12 and all(b < 12 for b in buckets if b < rank)
 
 
 def test_rank_buckets() -> None:
-    qwen2 = registry.get("qwen2")  # buckets [8, 16, 32, 64, 128, 256, 320, 512]
-    assert [max_lora_rank(r, qwen2) for r in (1, 8, 9, 16, 17, 300, 512)] == [8, 8, 16, 16, 32, 320, 512]
+    assert set(engines().vllm.lora.max_rank_buckets) == VLLM_RANKS
+    assert [max_lora_rank(r) for r in (1, 2, 8, 9, 16, 17, 300, 512)] == [1, 8, 8, 16, 16, 32, 320, 512]
     with pytest.raises(ServeError, match="max_rank_buckets"):
-        max_lora_rank(513, qwen2)
+        max_lora_rank(513)
 
 
 @pytest.mark.parametrize(
     ("config", "quoted"),
     [
-        ({"use_dora": True}, "serving.lora.dora is false"),
-        ({"modules_to_save": ["lm_head"]}, "serving.lora.modules_to_save is false"),
-        ({"trainable_token_indices": [5, 6]}, "serving.lora.added_tokens is false"),
-        ({"r": 1024}, "max_rank_buckets"),
-        ({"target_modules": ["q_proj", "router_proj"]}, "packed_modules"),
+        ({"use_dora": True}, "families/engines.yaml vllm.lora.dora"),
+        ({"modules_to_save": ["lm_head"]}, "families/engines.yaml vllm.lora.modules_to_save"),
+        ({"trainable_token_indices": [5, 6]}, "families/engines.yaml vllm.lora.added_tokens"),
+        ({"r": 1024}, "families/engines.yaml vllm.lora.max_rank_buckets"),
+        ({"init_lora_weights": "pissa"}, "families/engines.yaml vllm.lora.init_lora_weights"),
+        ({"peft_type": "OFT"}, "families/engines.yaml vllm.lora.peft_types"),
+        ({"target_modules": ["q_proj", "router_proj"]}, "families/qwen2.yaml serving.lora.packed_modules"),
     ],
 )
 def test_adapters_vllm_would_refuse(tmp_path: Path, config: dict, quoted: str) -> None:
     family = registry.get("qwen2")
-    assert not family.serving.lora.dora and not family.serving.lora.modules_to_save
     adapter = _adapter(tmp_path, _model_dir(tmp_path, family), family, **config)
     with pytest.raises(ServeError, match="vLLM would not serve") as info:
         lint_adapter(adapter, family)
@@ -127,7 +138,7 @@ def test_no_vllm_architecture_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     family = registry.get("qwen2")
     bare = family.model_copy(update={"serving": family.serving.model_copy(update={"vllm_architecture": None})})
     target = find_target(_model_dir(tmp_path, family), family="qwen2")
-    target = type(target)(model_dir=target.model_dir, family=bare, name=target.name)
+    target = type(target)(model_dir=target.model_dir, view=target.view.model_copy(update={"family": bare}), name=target.name)
     with pytest.raises(ServeError, match=r"no vLLM architecture.*serving.vllm_architecture"):
         vllm_command(target)
 
@@ -152,7 +163,7 @@ def test_cli_prints_the_command(tmp_path: Path, capsys: pytest.CaptureFixture[st
     d = _model_dir(tmp_path, registry.get("qwen3"))
     main(["serve", str(d), "--backend", "vllm", "--print-vllm-command", "--family", "qwen3", "--port", "9001"])
     cmd = shlex.split(capsys.readouterr().out)
-    assert cmd[:3] == ["vllm", "serve", str(d.resolve())]
+    assert cmd[:4] == ["vllm", "serve", "--model", str(d.resolve())]
     assert _flag(cmd, "--reasoning-parser") == "qwen3" and _flag(cmd, "--port") == "9001"
 
 

@@ -141,10 +141,12 @@ TOOL_FAMILIES = sorted(f.id for f in __import__("dayzero").registry.families() i
 @pytest.mark.parametrize("text", ["", "Let me check."])
 @pytest.mark.parametrize("family", TOOL_FAMILIES)
 def test_streamed_call_parses_like_the_whole_text(family: str, text: str) -> None:
-    """A server streams up to the dialect's `start` and parses the rest: same content and calls as the whole text."""
+    """The server's own ChatOutput, fed the family's rendered call token by token: the calls come back, and
+    streaming (text sent up to the dialect's `start`, the rest held and parsed) gives what the whole text gives."""
     from dayzero import registry
+    from dayzero.sdk.serve.chat_output import ChatOutput
     from dayzero.sdk.serve.formatting import ChatFormatting
-    from dayzero.sdk.serve.text_stream import HoldFrom, ReasoningSplitter, StripHeader, strip_header
+    from dayzero.sdk.tiny import tiny_tokenizer
 
     tpl = ChatTemplate.for_family(family)
     calls = CALLS[:1] if tpl.spec and tpl.spec.fmt.tool_calls.single else CALLS
@@ -158,26 +160,27 @@ def test_streamed_call_parses_like_the_whole_text(family: str, text: str) -> Non
         assert text
         return
     completion = "".join(s.text for s in segs if s.trained and s.message_index == 1)
-    fmt = ChatFormatting.for_family(registry.get(family))
+    fam = registry.get(family)
+    fmt = ChatFormatting.for_family(fam)
+    tok = tiny_tokenizer(fam)
+    vocab = tok.get_vocab()
+    stop_ids = [vocab[t] for t in dict.fromkeys([*fam.tokenizer.end_of_turn, *fam.serving.generation_eos]) if t in vocab]
     end = next((s for s in fmt.stop_strings if completion.endswith(s)), "")
-    completion = completion.removesuffix(end) if end else completion  # generation stops there, undecoded
+    body = completion.removesuffix(end) if end else completion
+    ids = tok.encode(body, add_special_tokens=False) + ([vocab[end]] if end in vocab else [])  # the stop id, undecoded
 
-    def extract(text: str):  # ChatOutput._extract: a call that ends with the stop token gets it back
-        content, found = fmt.tool_extract(text)
-        return fmt.tool_extract(text + end) if not found and end else (content, found)
+    def output() -> ChatOutput:
+        return ChatOutput(tok, fmt, stop=[], skip_ids=stop_ids, parse_tools=True, opens_reasoning=False)
 
-    # the whole text, as ChatOutput.finish parses it
-    _, whole = fmt.reasoning_split(completion) if fmt.reasoning_split else (None, completion)
-    whole_content, whole_calls = extract(strip_header(whole, fmt.answer_headers))
-    assert _normal(whole_calls, False) == _normal(calls, False), completion
-    # streamed three characters at a time, as ChatOutput._route does
-    split = ReasoningSplitter(fmt.reasoning_open or "", fmt.reasoning_close or "") if fmt.thinks else None
-    header, hold, sent = StripHeader(fmt.answer_headers), HoldFrom(fmt.tool_marker), ""
-    pieces = [completion[i:i + 3] for i in range(0, len(completion), 3)] + [""]
-    for k, piece in enumerate(pieces):
-        final = k == len(pieces) - 1
-        answer = piece if split is None else split.push(piece, final=final)[1]
-        sent += hold.push(header.push(answer, final=final), final=final)
-    rest, streamed_calls = extract(hold.held) if hold.held else ("", [])
-    assert (sent + rest).strip() == whole_content.strip()
-    assert _normal(streamed_calls, False) == _normal(whole_calls, False)
+    whole = output()
+    for tid in ids:
+        whole.push_token(tid)
+    result = whole.finish()
+    got = [{"function": {"name": c.function.name, "arguments": c.function.arguments}} for c in result.tool_calls]
+    assert _normal(got, False) == _normal(calls, False), completion
+    streamed, sent = output(), ""
+    for tid in ids:
+        sent += streamed.push_token_streaming(tid)[1]
+    _, rest, streamed_calls = streamed.finish_streaming()
+    assert (sent + rest).strip() == (result.content or "").strip()
+    assert [c.function for c in streamed_calls] == [c.function for c in result.tool_calls]

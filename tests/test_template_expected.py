@@ -54,9 +54,16 @@ def test_error_cases_raise(reference_dir: Path) -> None:
 
 def test_polyfilled_cases_differ_from_plain_jinja(reference_dir: Path) -> None:
     """llama.cpp merges a system message the template drops (Phi-3-mini...): plain Jinja does not."""
-    for case in _cases(reference_dir, False):
+    cases = _cases(reference_dir, False)
+    assert cases, "no polyfilled cases in the reference file: the check would prove nothing"
+    rendered = 0
+    for case in cases:
         with contextlib.suppress(TemplateError):
-            assert _render(case) != case["expected"], case["template_name_or_file"]
+            text = _render(case)
+            rendered += 1
+            assert text != case["expected"], case["template_name_or_file"]
+    # a template that raises says nothing about the polyfill: most must render for the check to mean something
+    assert rendered * 2 > len(cases), f"only {rendered} of {len(cases)} polyfilled cases render"
 
 
 # llama.cpp case -> the registry format that claims to render it

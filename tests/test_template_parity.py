@@ -16,8 +16,22 @@ from dayzero.sdk.templates import TEST_DATE, ChatTemplate
 from dayzero.sdk.templates.battery import cases
 from dayzero.sdk.templates.parity import check, load_official, report
 
-WITH_OFFICIAL = sorted(f.id for f in registry.families() if f.template.official)
-# Known gaps (reported, not hidden): families whose official template the structured format does not reproduce yet.
+# Known gaps (reported, not hidden; their conformance reports fail `template.parity` with the same diff): families
+# drafted through `dayzero day0` whose official template the structured format does not reproduce yet. Strict xfail:
+# the day a format reproduces one, this test fails until the gap is removed from here.
+KNOWN_GAPS = {
+    "command-r": "the official template trims message content; formats have no trim",
+    "command-r7b": "the official template always writes a (possibly empty) system turn",
+    "olmo": "the official template opens with eos_token; formats have no leading-eos slot",
+    "starcoder2-instruct": "the official template always ends with `### Response` (no add_generation_prompt switch)",
+}
+WITH_OFFICIAL = [
+    pytest.param(f.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[f.id]))
+    if f.id in KNOWN_GAPS
+    else f.id
+    for f in sorted(registry.families(), key=lambda f: f.id)
+    if f.template.official
+]
 # The other official templates of a family, beyond its `official` entry (other releases of the same format).
 EXTRA_OFFICIAL = [
     ("llama3", "llama.cpp/models/templates/meta-llama-Llama-3.3-70B-Instruct.jinja"),
@@ -39,14 +53,25 @@ def test_family_renders_like_its_official_template(family_id: str, reference_dir
 
 
 @pytest.mark.parametrize(("family_id", "official"), EXTRA_OFFICIAL)
-def test_family_renders_like_other_official_releases(family_id: str, official: str, reference_dir: Path) -> None:
+def test_family_renders_like_other_official_releases(
+    family_id: str, official: str, reference_dir: Path
+) -> None:
     _check(family_id, official, reference_dir)
 
 
-@pytest.mark.parametrize(("checkpoint", "official"), [
-    ("meta-llama/Llama-3.2-3B-Instruct", "llama.cpp/models/templates/meta-llama-Llama-3.2-3B-Instruct.jinja"),
-    ("meta-llama/Llama-3.1-8B-Instruct", "llama.cpp/models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja"),
-])
+@pytest.mark.parametrize(
+    ("checkpoint", "official"),
+    [
+        (
+            "meta-llama/Llama-3.2-3B-Instruct",
+            "llama.cpp/models/templates/meta-llama-Llama-3.2-3B-Instruct.jinja",
+        ),
+        (
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "llama.cpp/models/templates/meta-llama-Llama-3.1-8B-Instruct.jinja",
+        ),
+    ],
+)
 def test_llama3_dates_follow_each_release(checkpoint: str, official: str, reference_dir: Path) -> None:
     """3.1/3.3 pin `26 Jul 2024`, 3.2 writes today's date: with no date given, structured == official, today."""
     from dayzero.sdk.templates import render_official
@@ -55,7 +80,8 @@ def test_llama3_dates_follow_each_release(checkpoint: str, official: str, refere
     conv = [{"role": "user", "content": "What day is it?"}]
     source = load_official(official, reference_dir)
     assert tpl.render(conv, add_generation_prompt=True) == render_official(
-        source, conv, add_generation_prompt=True, bos_token=tpl.bos_token)
+        source, conv, add_generation_prompt=True, bos_token=tpl.bos_token
+    )
     dated = ChatTemplate.for_family("llama3", checkpoint, date=TEST_DATE)
     results = check(dated, source)
     assert all(r.ok for r in results) and sum(r.status == "match" for r in results) >= 10, report(results)
@@ -82,14 +108,17 @@ def test_gpt_oss_matches_openai_harmony_reference_renders(reference_dir: Path) -
     data = reference_dir / "openai-harmony/test-data"
     conv = [
         {"role": "user", "content": "What is 2 + 2?"},
-        {"role": "assistant", "content": "2 + 2 equals 4.",
-         "reasoning_content": 'User asks a simple question: "What is 2 + 2?" The answer: 4.'},
+        {
+            "role": "assistant",
+            "content": "2 + 2 equals 4.",
+            "reasoning_content": 'User asks a simple question: "What is 2 + 2?" The answer: 4.',
+        },
         {"role": "user", "content": "What about 9 / 2?"},
     ]
 
     def body(text: str) -> str:
         assert text.startswith("<|start|>system<|message|>")
-        return text[text.index("<|end|>") + len("<|end|>"):]
+        return text[text.index("<|end|>") + len("<|end|>") :]
 
     dropped = body(tpl.render(conv, add_generation_prompt=True))
     assert dropped == (data / "test_dropping_cot_by_default.txt").read_text().rstrip()
@@ -112,14 +141,24 @@ def test_generated_jinja_renders_the_same_under_transformers(family_id: str) -> 
         if not applicable(tpl, case):
             continue
         try:
-            expected = tpl.render(case.messages, tools=case.tools, add_generation_prompt=case.add_generation_prompt,
-                                  thinking=case.thinking)
+            expected = tpl.render(
+                case.messages,
+                tools=case.tools,
+                add_generation_prompt=case.add_generation_prompt,
+                thinking=case.thinking,
+            )
         except DayzeroError:
             continue
         extra = {"thinking": case.thinking} if case.thinking else {}
-        got, _ = render_jinja_template([case.messages], tools=case.tools, chat_template=jinja,
-                                       add_generation_prompt=case.add_generation_prompt,
-                                       bos_token=tpl.bos_token, eos_token=tpl.eos_token, **extra)
+        got, _ = render_jinja_template(
+            [case.messages],
+            tools=case.tools,
+            chat_template=jinja,
+            add_generation_prompt=case.add_generation_prompt,
+            bos_token=tpl.bos_token,
+            eos_token=tpl.eos_token,
+            **extra,
+        )
         assert got[0] == expected, case.id
         compared += 1
     assert compared >= 7

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from . import architecture, export, schema, serve, serving, template, tokenizer, train  # noqa: F401  (each registers its checks)
+# one module per group (`serve_chat`: group serve, the OpenAI server; `vllm_serving`: group serving, vLLM facts;
+# `serve_vllm`: the live vLLM check)
+from . import (  # noqa: F401  (each registers its checks)
+    architecture,
+    export,
+    quantization,
+    schema,
+    serve_chat,
+    serve_vllm,
+    template,
+    tokenizer,
+    train,
+    vllm_serving,
+)
 from .base import GROUP_ORDER, TABLE, Check, check
 
 __all__ = ["TABLE", "Check", "all_checks", "check"]

@@ -3,7 +3,7 @@ module paths, LoRA presets and tied-embedding fact hold on it (and on the offici
 
 from __future__ import annotations
 
-from ..context import Context, require_attr
+from ..context import Context
 from ..result import NotApplicable, Outcome
 from .base import check
 
@@ -26,7 +26,7 @@ def tiny_builds(ctx: Context) -> Outcome:
 
 @check("architecture.modules", "every module path exists and every LoRA preset name hits nn.Linear modules")
 def modules(ctx: Context) -> Outcome:
-    check_modules = require_attr("dayzero.sdk.tiny", "check_modules")
+    from dayzero.sdk.tiny import check_modules
     report = check_modules(ctx.family, ctx.tiny_model())
     problems = [f"missing {p}" for p in report.missing] + [f"hits nothing: {u}" for u in report.unmatched()]
     counts = {preset: {name: len(found) for name, found in names.items()} for preset, names in report.hits.items()}

@@ -32,7 +32,7 @@ TABLE: list[Check] = []
 
 # Groups run in this order: cheap facts first, then the stages in the order a recipe runs them, so
 # train -> export -> serve can hand their artifacts on through the context.
-GROUP_ORDER = ("schema", "tokenizer", "architecture", "template", "train", "export", "serve", "serving")
+GROUP_ORDER = ("schema", "tokenizer", "architecture", "quantization", "template", "train", "export", "serve", "serving")
 
 
 def check(check_id: str, title: str, severity: Severity = Severity.error) -> Callable[[CheckFn], CheckFn]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from dayzero.errors import DayzeroError
 
-from ..context import Context, require, require_attr
+from ..context import Context
 from ..result import NotApplicable, Outcome, Unavailable
 from .base import check
 
@@ -34,7 +34,7 @@ def _official_source(ctx: Context) -> str:
 
 
 def _parity_results(ctx: Context) -> list[Any]:
-    parity = require("dayzero.sdk.templates.parity")
+    from dayzero.sdk.templates import parity
     source = _official_source(ctx)
     return ctx.once("parity", lambda: parity.check(ctx.chat_template(), source))
 
@@ -59,7 +59,7 @@ def _ids(out: Any) -> list[int]:
 
 @check("template.token-parity", "the same conversations give the same token ids (encode vs apply_chat_template)")
 def token_parity(ctx: Context) -> Outcome:
-    battery = require("dayzero.sdk.templates.battery")
+    from dayzero.sdk.templates import battery
     results = {r.case: r.status for r in _parity_results(ctx)}
     tpl, tok = ctx.chat_template(), ctx.tiny_tokenizer()
     official = _official_source(ctx)
@@ -99,7 +99,7 @@ def token_parity(ctx: Context) -> Outcome:
 
 @check("template.prefix-preserving", "earlier turns render the same whatever follows, as declared")
 def prefix_preserving(ctx: Context) -> Outcome:
-    battery = require("dayzero.sdk.templates.battery")
+    from dayzero.sdk.templates import battery
     tpl = ctx.chat_template()
     ids = ["multi_turn", "reasoning_history"] if ctx.family.template.reasoning.mode != "none" else ["multi_turn"]
     broken = []
@@ -130,8 +130,8 @@ def prefix_preserving(ctx: Context) -> Outcome:
 
 @check("template.end-of-turn-trained", "the end-of-turn token of an answer is inside the trained labels")
 def end_of_turn_trained(ctx: Context) -> Outcome:
-    battery = require("dayzero.sdk.templates.battery")
-    ignore = require_attr("dayzero.sdk.templates", "IGNORE_INDEX")
+    from dayzero.sdk.templates import IGNORE_INDEX as ignore
+    from dayzero.sdk.templates import battery
     tpl, tok = ctx.chat_template(), ctx.tiny_tokenizer()
     # Any token that ends a turn counts: harmony ends a final answer with <|return|>, earlier ones with <|end|>.
     candidates = list(dict.fromkeys([tpl.end_of_turn, getattr(ctx.format, "final_end_of_turn", None),
@@ -169,8 +169,9 @@ def tool_call_roundtrip(ctx: Context) -> Outcome:
     dialect_name = ctx.family.template.tool_dialect
     if not dialect_name or ctx.format.tools is None:
         raise NotApplicable("the family declares no tool-call dialect, or its format no tools layout")
-    battery = require("dayzero.sdk.templates.battery")
-    dialect = require_attr("dayzero.sdk.templates", "get_dialect")(dialect_name)
+    from dayzero.sdk.templates import battery, get_dialect
+
+    dialect = get_dialect(dialect_name)
     tpl = ctx.chat_template()
     problems, checked = [], []
     for cid in ("tool_call", "parallel_calls"):
@@ -196,8 +197,8 @@ def tool_call_roundtrip(ctx: Context) -> Outcome:
 @check("template.reasoning", "thinking turns on and off as `template.reasoning` declares")
 def reasoning(ctx: Context) -> Outcome:
     r = ctx.family.template.reasoning
-    battery = require("dayzero.sdk.templates.battery")
-    split = require_attr("dayzero.sdk.templates", "split_reasoning")
+    from dayzero.sdk.templates import battery
+    from dayzero.sdk.templates import split_reasoning as split
     tpl = ctx.chat_template()
     msgs = battery.case("single_prompt").messages
     problems: list[str] = []
@@ -225,7 +226,8 @@ def reasoning(ctx: Context) -> Outcome:
 
 @check("template.capabilities", "the probed capabilities equal the recorded `template.capabilities`")
 def capabilities(ctx: Context) -> Outcome:
-    probe = require_attr("dayzero.sdk.templates.capabilities", "probe")
+    from dayzero.sdk.templates.capabilities import probe
+
     recorded = ctx.family.template.capabilities
     if recorded is None:
         raise Unavailable("a recorded `template.capabilities` (run `dayzero template caps`)")
@@ -241,13 +243,14 @@ def capabilities(ctx: Context) -> Outcome:
 def capabilities_official(ctx: Context) -> Outcome:
     """Where the structured renderer deliberately does better than the official template (arguments as
     a JSON string, an end-of-turn that is trained), the two differ: reported, never gating."""
-    probe = require_attr("dayzero.sdk.templates.capabilities", "probe")
-    cls = require_attr("dayzero.sdk.templates", "ChatTemplate")
+    from dayzero.sdk.templates import ChatTemplate
+    from dayzero.sdk.templates.capabilities import probe
+
     recorded = ctx.family.template.capabilities
     if recorded is None:
         raise Unavailable("a recorded `template.capabilities` (run `dayzero template caps`)")
     tpl = ctx.chat_template()
-    official = cls.from_official(_official_source(ctx), ctx.family, tpl.bos_token, tpl.eos_token,
+    official = ChatTemplate.from_official(_official_source(ctx), ctx.view(), tpl.bos_token, tpl.eos_token,
                                  end_of_turn=tpl.end_of_turn, date=tpl.date)
     found = probe(official).model_dump(mode="json")
     rec = recorded.model_dump(mode="json")

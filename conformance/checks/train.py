@@ -1,6 +1,7 @@
-"""Train smoke: LoRA and full fine-tuning run a few steps on the tiny instance through the SDK
-(`dayzero.sdk.run`, the same path as `dayzero run`), the loss is finite and falls, and the first
-step's loss equals the one pinned in the previous committed report (same seed, same data).
+"""Train smoke: LoRA, full fine-tuning and QLoRA (where the family's 4-bit facts say it applies) run a
+few steps on the tiny instance through the SDK (`dayzero.sdk.run`, the same path as `dayzero run`), the
+loss is finite and falls, and the first step's loss equals the one pinned in the previous committed
+report (same seed, same data). The QLoRA run also exports: the SDK verifies its two-step merge.
 
 The LoRA run's directory (adapter in `final/`, merged export in `export/`) is kept in the context
 for the export, serve and serving checks.
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 from typing import Any
 
-from ..context import Context, require_attr
-from ..result import Outcome
+from ..context import Context
+from ..result import NotApplicable, Outcome
 from .base import check
 
 STEPS = 8
@@ -22,7 +24,9 @@ PIN_TOLERANCE = 2e-3  # absolute; fp32 on CPU reproduces to ~1e-6, libraries may
 _METHODS = {
     "lora": ({"stage": "sft", "adapter": "lora", "r": 8, "alpha": 16, "target": "all-linear"}, 5e-3),
     "full": ({"stage": "sft", "adapter": "full"}, 1e-3),
+    "qlora": ({"stage": "sft", "adapter": "qlora", "r": 8, "alpha": 16, "target": "all-linear"}, 5e-3),
 }
+_EXPORTED = ("lora", "qlora")  # the QLoRA run exports too: the two-step merge is verified by the SDK
 
 
 def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
@@ -37,20 +41,20 @@ def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
         "method": method,
         "train": {"learning_rate": lr, "max_steps": STEPS, "batch_size": 2, "logging_steps": 1, "seed": 0,
                   "report_to": "none", "save_steps": 1000, "output_dir": str(ctx.workdir / kind)},
-        "export": {"enabled": kind == "lora", "merge": True, "ollama": False},
+        "export": {"enabled": kind in _EXPORTED, "merge": True, "ollama": False},
         "sample": {"prompt": None},
     }
 
 
 def sdk_run(ctx: Context, kind: str) -> Any:
     """Run (once per context) the smoke recipe ``kind`` quietly; its result is cached for later checks."""
-    run = require_attr("dayzero.sdk.run", "run")  # the module's function: `dayzero.sdk.run` is shadowed on import
+    from dayzero.sdk.runner import run
 
     def go() -> Any:
         sink = io.StringIO()
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), ctx.as_default_registry():
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             try:
-                return run(recipe_for(ctx, kind))
+                return run(recipe_for(ctx, kind), registry=ctx.registry)
             except StopIteration:  # TRL peeks at the first row of an empty dataset
                 raise RuntimeError("the training set is empty after preprocessing: every row was longer than "
                                    "cutoff_len or the tiny model's context (a long default system prompt?)") from None
@@ -93,3 +97,24 @@ def lora(ctx: Context) -> Outcome:
 @check("train.full", "full SFT on the tiny instance: finite, falling loss; first-step loss pinned")
 def full(ctx: Context) -> Outcome:
     return _smoke(ctx, "full")
+
+
+@check("train.qlora", "QLoRA SFT (bitsandbytes NF4 base) on the tiny instance: finite, falling loss; first-step loss "
+       "pinned; the two-step merge verified")
+def qlora(ctx: Context) -> Outcome:
+    facts = ctx.family.quantization
+    if "bnb-4bit" not in facts.on_the_fly:
+        raise NotApplicable(f"4-bit does not apply to {ctx.family.id}: {facts.note or 'no bnb-4bit in quantization.on_the_fly'}")
+    import bitsandbytes  # noqa: F401  (a declared dependency; an ImportError here is the finding)
+    outcome = _smoke(ctx, "qlora")
+    export = sdk_run(ctx, "qlora").export_dir
+    record = json.loads((export / "dayzero_export.json").read_text(encoding="utf-8"))
+    diff, tol = record.get("quantized_relative_error"), record.get("quantized_tolerance")
+    evidence = dict(outcome.evidence)
+    evidence["merge_exact"] = record.get("max_logit_diff") is not None and record["max_logit_diff"] <= record["tolerance"]
+    evidence["merge_vs_quantized_within_tolerance"] = diff is not None and diff <= tol
+    if facts.not_quantized:
+        evidence["full_precision"] = list(facts.not_quantized)
+    summary = outcome.summary + (f"; merged export vs the 4-bit model: relative L2 error {diff:.3f} <= {tol:g}"
+                                if diff is not None else "")
+    return Outcome(outcome.passed and evidence["merge_vs_quantized_within_tolerance"], summary, evidence)

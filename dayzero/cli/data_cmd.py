@@ -44,11 +44,12 @@ def _setup(target: str, family: str | None, tokenizer: str | None, stage: str | 
         config, base_dir = recipe.data, loaded.base_dir
         stage = stage or recipe.method.stage
         family = family or recipe.model.family
+        local = recipe.model.inferred_source(base_dir) == "local"
         if family is None and not recipe.model.id.startswith("tiny:"):
-            family = registry.resolve(recipe.model.id).family.id
+            family = registry.resolve(str(recipe.model.local_path(base_dir)) if local else recipe.model.id).family.id
         family = family or recipe.model.id.removeprefix("tiny:")
-        if recipe.model.inferred_source() == "local":
-            model_dir = str((base_dir / recipe.model.id) if not Path(recipe.model.id).is_absolute() else recipe.model.id)
+        if local:
+            model_dir = str(recipe.model.local_path(base_dir))
     else:
         if family is None:
             raise DataError("--family is needed to render a dataset", hint="e.g. --family qwen2")

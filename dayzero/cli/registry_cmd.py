@@ -79,7 +79,7 @@ def validate(files: Annotated[list[Path] | None, typer.Argument(help="Extra fami
 
     reg = store.load(root, extra_files=files or [])
     problems = lock.stale(reg, lock.read(reg.root / store.LOCK_FILE))
-    from dayzero.registry.gates import supported_without_report
+    from dayzero.conformance.gate import supported_without_report
 
     problems += supported_without_report(reg)
     if problems:
@@ -93,8 +93,8 @@ def validate(files: Annotated[list[Path] | None, typer.Argument(help="Extra fami
 def export(out: Path) -> None:
     """Write the whole registry as one JSON file (with its version and sha256) for other tools."""
     from dayzero import registry
+    from dayzero.atomic import atomic_write_text
     from dayzero.registry.exchange import export_document
-    from dayzero.yamlio import atomic_write_text
 
     doc = export_document(registry.default())
     atomic_write_text(out, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
@@ -103,7 +103,7 @@ def export(out: Path) -> None:
 
 @registry_app.command("schema")
 def schema() -> None:
-    """Print the JSON Schema of family, chat-format and rules files."""
+    """Print the JSON Schema of `registry export`'s document (family, chat-format and rules files under $defs)."""
     from dayzero.registry.exchange import json_schema
 
     print_json(json_schema())
@@ -111,13 +111,15 @@ def schema() -> None:
 
 @registry_app.command("diff")
 def diff(old: Path, new: Path, as_json: JsonFlag = False) -> None:
-    """What changed between two registry exports, by family and field."""
+    """What changed between two registry exports, by family and field; exit 1 when a change was not versioned."""
     from dayzero.registry.exchange import diff as diff_
     from dayzero.registry.exchange import load_export
 
     changes = diff_(load_export(old), load_export(new))
     if as_json:
         print_json(changes)
+        if changes["not_bumped"] or changes["registry_version_not_bumped"]:
+            raise typer.Exit(1)
         return
     print(f"registry {changes['registry_version'][0]} -> {changes['registry_version'][1]}")
     for fid in changes["added"]:
@@ -127,6 +129,16 @@ def diff(old: Path, new: Path, as_json: JsonFlag = False) -> None:
     for fid, fields in changes["changed"].items():
         for field, (a, b) in fields.items():
             print(f"~ {fid}.{field}: {json.dumps(a, ensure_ascii=False)} -> {json.dumps(b, ensure_ascii=False)}")
+    flagged = False
+    for fid in changes["not_bumped"]:
+        print(f"! {fid}: facts changed but its revision did not increase (bump `revision`, add a changelog line)")
+        flagged = True
+    if changes["registry_version_not_bumped"]:
+        print(f"! the registry version is still {changes['registry_version'][1]} although families changed "
+              "(new family: minor; changed fact: patch)")
+        flagged = True
+    if flagged:
+        raise typer.Exit(1)
 
 
 @registry_app.command("rules")

@@ -14,11 +14,15 @@ import typer
 from dayzero.cli import app
 from dayzero.cli.output import print_json
 
-recipe_app = typer.Typer(help="Validate, lock and describe recipes.", no_args_is_help=True)
+recipe_app = typer.Typer(help="Validate and lock recipes, and print their schema.", no_args_is_help=True)
 app.add_typer(recipe_app, name="recipe")
 
 Overrides = Annotated[
     list[str] | None, typer.Argument(help="`key=value` overrides, e.g. train.max_steps=5 method.r=16.")
+]
+
+StrictFlag = Annotated[
+    bool, typer.Option("--strict", help="Refuse a model the registry does not verify (instead of an unverified draft).")
 ]
 
 
@@ -36,6 +40,8 @@ def run_(
     master_port: Annotated[int | None, typer.Option("--master-port", help="Node 0's port (`distributed.master_port`).")] = None,
     rdzv_endpoint: Annotated[str | None, typer.Option("--rdzv-endpoint", help="host:port of a c10d rendezvous.")] = None,
     print_launch: Annotated[bool, typer.Option("--print-launch", help="Print the launch command and exit (for Slurm and schedulers).")] = False,
+    strict: StrictFlag = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the libraries' own logs and warnings.")] = False,
 ) -> None:
     """Compile and run a recipe: train, export, and print a sample reply."""
     from dayzero import sdk
@@ -46,13 +52,18 @@ def run_(
     if print_launch:
         from dayzero.sdk.launch import printable, worker_command
 
-        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock)
+        compiled = sdk.compile(recipe, overrides=overrides, ignore_lock=ignore_lock, strict=strict)
         if compiled.distributed.launch is None:
             print("one process: `dayzero run` trains in-process (no launcher)")
             return
         print(printable(worker_command(compiled, resume=resume, ignore_lock=ignore_lock)))
         return
-    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
+    result = sdk.run(recipe, overrides=overrides, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock,
+                     strict=strict, verbose=verbose)
+    import sys
+
+    if sys.stdout.isatty():
+        return  # a person read the summary on the console (stderr); the lines below are for scripts
     print(f"run directory: {result.run_dir}")
     if result.export_dir:
         print(f"export: {result.export_dir}")
@@ -69,15 +80,24 @@ def plan(
     gpu: Annotated[
         bool | None, typer.Option("--gpu/--cpu", help="Plan for a CUDA machine or a CPU one (default: this machine).")
     ] = None,
+    strict: StrictFlag = False,
 ) -> None:
     """Compile a recipe and print the plan; every rule is checked, no weights load."""
     from dayzero import sdk
 
-    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu)
+    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu, strict=strict)
     if as_json:
         print_json(compiled.model_dump(mode="json"))
+        return
+    from rich.console import Console
+
+    from dayzero.sdk.console import is_plain, plan_table
+
+    console = Console()
+    if is_plain(console):
+        print(compiled.render())  # plain lines, unbroken: what scripts grep
     else:
-        print(compiled.render())
+        console.print(plan_table(compiled))
 
 
 @app.command("export")
@@ -88,16 +108,28 @@ def export(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an earlier dayzero export at the destination (never other files).")
     ] = False,
+    gguf: Annotated[bool, typer.Option("--gguf", help="Also write model-<type>.gguf (llama.cpp, Ollama), verified.")] = False,
+    gguf_type: Annotated[str, typer.Option("--gguf-type", help="f16 | bf16 | q8_0.")] = "f16",
 ) -> None:
-    """Export a finished run: merged and verified, or adapter-only."""
-    from dayzero.sdk.export import export_run
+    """Export a finished run: merged and verified, or adapter-only; optionally as GGUF too."""
+    from dayzero.sdk.exporter import export
 
-    report = export_run(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
+    if gguf:
+        from dayzero.sdk.gguf_export import check_gguf_request
+
+        check_gguf_request(run_dir, gguf_type, adapter_only=adapter_only)  # refused before anything is written
+    report = export(run_dir, out=out, merge=False if adapter_only else None, overwrite=overwrite)
     print(f"export: {report.out}")
     if report.max_logit_diff is not None:
         print(f"merged logits match base+adapter: max |diff| {report.max_logit_diff:.2e} <= {report.tolerance:g}")
     for line in report.lint:
         print(f"vllm: {line}")
+    if gguf:
+        from dayzero.sdk.gguf_export import write_gguf_for_run
+
+        written = write_gguf_for_run(run_dir, report.out, gguf_type)
+        print(f"gguf: {written.path} ({written.arch}, {written.tensors} tensors); logits match the export: "
+              f"max |diff| {written.max_logit_diff:.2e} <= {written.tolerance:.2g}")
 
 
 @recipe_app.command("validate")
@@ -114,7 +146,8 @@ def validate(
 
 @recipe_app.command("lock")
 def lock(file: Annotated[str, typer.Argument(help="A recipe file.")]) -> None:
-    """Write FILE.lock.json: registry version, family revision and content hash the recipe runs against."""
+    """Write FILE.lock.json: the registry version, family revision and hash, the recipe's (and its `extends:`
+    parents') sha256, the library versions and the base model's hub revision the recipe runs against."""
     from dayzero import sdk
     from dayzero.registry import default
     from dayzero.sdk.recipe import find_recipe
@@ -123,7 +156,7 @@ def lock(file: Annotated[str, typer.Argument(help="A recipe file.")]) -> None:
     recipe_path = find_recipe(file)
     compiled = sdk.compile(recipe_path, ignore_lock=True)
     reg = default()
-    path = write_lock(recipe_path, reg, reg.get(compiled.model.family))
+    path = write_lock(recipe_path, reg, reg.get(compiled.model.family), plan=compiled)
     print(f"locked: {path}")
 
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dayzero.cli import app
-from dayzero.errors import TemplateError, Where
+from dayzero.errors import DayzeroError, TemplateError, Where
 
 template_app = typer.Typer(help="Render, encode, export and check chat templates.", no_args_is_help=True)
 app.add_typer(template_app, name="template")
@@ -23,17 +23,10 @@ ToolsOpt = Annotated[Path | None, typer.Option("--tools", help="JSON file: a lis
 ThinkingOpt = Annotated[str | None, typer.Option("--thinking", help="on | off | keep (default: the family's).")]
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TemplateError(f"cannot read: {exc.strerror}", where=Where(file=str(path))) from None
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"not JSON: {exc.msg}", where=Where(file=str(path), line=exc.lineno)) from None
-
-
 def _conversation(messages: Path, tools: Path | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]] | None]:
-    data = _read_json(messages)
+    from dayzero.yamlio import read_json
+
+    data = read_json(messages, TemplateError)
     tool_list = None
     if isinstance(data, dict):
         tool_list = data.get("tools")
@@ -42,7 +35,7 @@ def _conversation(messages: Path, tools: Path | None) -> tuple[list[dict[str, An
         raise TemplateError("expected a list of messages (or an object with `messages`)",
                             where=Where(file=str(messages), field="messages"))
     if tools is not None:
-        tool_list = _read_json(tools)
+        tool_list = read_json(tools, TemplateError)
         if not isinstance(tool_list, list):
             raise TemplateError("expected a list of tools", where=Where(file=str(tools)))
     return data, tool_list or None
@@ -57,15 +50,42 @@ def _reference_root() -> Path:
     return registry.default().root.parent.parent / "shared" / "reference"
 
 
-def _template(family: str) -> Any:
+def _family_and_checkpoint(target: str) -> tuple[Any, str | None]:
+    """A family id, a hub id (its checkpoint's overrides apply) or a model folder -> (Family, checkpoint id).
+
+    A folder is resolved by its config; when its own files contradict the family (or no family covers it), the
+    entry is drafted on the fly like a run's, and a warning on stderr says it is unverified.
+    """
+    from dayzero import registry
+
+    reg = registry.default()
+    if target in reg.families:
+        return reg.families[target], None
+    try:
+        res = registry.resolve(target)
+    except DayzeroError:
+        if not Path(target).is_dir():
+            raise
+        res = None
+    if res is not None and res.verified:
+        return res.family, res.checkpoint.hf if res.checkpoint else None
+    from dayzero.sdk.unverified import draft_family
+
+    typer.echo(f"warning: {target} is unverified: " + ("; ".join(res.conflicts) if res else "not in the registry")
+               + "; its template and tokens were drafted from its own files", err=True)
+    return draft_family(Path(target), reg), None
+
+
+def _template(target: str) -> Any:
     from dayzero.sdk.templates import ChatTemplate
 
-    return ChatTemplate.for_family(family)
+    family, checkpoint = _family_and_checkpoint(target)
+    return ChatTemplate.for_family(family, checkpoint)
 
 
 @template_app.command("render")
 def render(
-    family: str,
+    family: Annotated[str, typer.Argument(help="A family id, a hub id (its checkpoint overrides apply) or a model folder.")],
     messages: MessagesOpt,
     tools: ToolsOpt = None,
     add_generation_prompt: Annotated[bool, typer.Option("--add-generation-prompt", help="End with the assistant prompt.")] = False,
@@ -88,7 +108,7 @@ def _load_tokenizer(path: Path) -> Any:
 
 @template_app.command("encode")
 def encode(
-    family: str,
+    family: Annotated[str, typer.Argument(help="A family id, a hub id or a model folder.")],
     messages: MessagesOpt,
     tokenizer: Annotated[Path, typer.Option("--tokenizer", help="Tokenizer directory, or a .gguf vocabulary.")],
     tools: ToolsOpt = None,
@@ -111,17 +131,18 @@ def jinja(family: str) -> None:
 
 @template_app.command("check")
 def check(
-    family: str,
+    family: Annotated[str, typer.Argument(help="A family id, a hub id or a model folder.")],
     official: Annotated[Path | None, typer.Option("--official", help="A .jinja file or a tokenizer_config.json "
                                                   "(default: the family's `template.official` under the reference data).")] = None,
 ) -> None:
     """Render the parity battery three ways and print a report; exit 1 on any mismatch."""
-    from dayzero import registry
     from dayzero.sdk.templates import TEST_DATE, ChatTemplate
     from dayzero.sdk.templates.parity import check as run_check
     from dayzero.sdk.templates.parity import load_official, report
 
-    fam = registry.get(family)
+    fam, checkpoint = _family_and_checkpoint(family)
+    if official is None and Path(family).is_dir():  # a model folder is checked against its own template
+        official = Path(family) / "tokenizer_config.json"
     if official is None:
         if not fam.template.official:
             raise TemplateError(f"family {family!r} records no official template", hint="pass --official PATH")
@@ -132,7 +153,7 @@ def check(
 
     # the battery renders the template dozens of times: a template that fails the probe is refused first
     probe(ChatTemplate.from_official(source, fam.template, date=TEST_DATE).render, "the official template")
-    results = run_check(ChatTemplate.for_family(fam, date=TEST_DATE), source)
+    results = run_check(ChatTemplate.for_family(fam, checkpoint, date=TEST_DATE), source)
     typer.echo(report(results))
     if not all(r.ok for r in results):
         raise typer.Exit(1)
@@ -140,7 +161,8 @@ def check(
 
 @template_app.command("caps")
 def caps(
-    target: Annotated[str, typer.Argument(help="A family id, or a .jinja / tokenizer_config.json path.")],
+    target: Annotated[str, typer.Argument(help="A family id, a hub id, a model folder, or a .jinja / "
+                                                "tokenizer_config.json path.")],
     write: Annotated[bool, typer.Option("--write", help="Record the result in the family file.")] = False,
     family: Annotated[str | None, typer.Option("--family", help="For a template path: the family whose facts "
                                                "(end of turn, reasoning switch) apply.")] = None,
@@ -152,7 +174,11 @@ def caps(
     from dayzero.sdk.templates.parity import load_official
 
     path = Path(target)
-    if path.suffix in (".jinja", ".json") or path.exists():
+    if path.is_dir() or (not path.exists() and target.count("/") == 1 and path.suffix not in (".jinja", ".json")):
+        if write:
+            raise TemplateError("--write records a family's capabilities; give a family id")
+        tpl = _template(target)  # a model folder or a hub id
+    elif path.suffix in (".jinja", ".json") or path.exists():
         if write:
             raise TemplateError("--write records a family's capabilities; give a family id")
         fam = registry.get(family) if family else None

@@ -14,7 +14,7 @@ class Strict(BaseModel):
     names the field, instead of a fact silently ignored.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, use_enum_values=True, defer_build=True)
 
 
 Identifier = Annotated[

@@ -24,7 +24,21 @@ class CheckpointQuant(str, Enum):
 class Quantization(Strict):
     on_the_fly: list[OnTheFlyQuant] = Field(default_factory=list, description="Quantize-at-load methods that work.")
     checkpoint: list[CheckpointQuant] = Field(default_factory=list, description="Pre-quantized checkpoint formats.")
-    skip_modules: list[str] = Field(default_factory=lambda: ["lm_head"], description="Modules kept in full precision.")
+    skip_modules: list[str] = Field(
+        default_factory=lambda: ["lm_head"],
+        description="Modules bitsandbytes keeps in full precision (`llm_int8_skip_modules`): lm_head, MoE routers.",
+    )
+    not_quantized: list[str] = Field(
+        default_factory=list,
+        description="Weights bitsandbytes cannot quantize and leaves in full precision, as paths under a decoder "
+        "layer (e.g. fused 3-D expert parameters, which are not nn.Linear in transformers 5). Checked on the "
+        "tiny instance loaded in 4 bits.",
+    )
+    note: str | None = Field(
+        default=None,
+        description="Why on-the-fly quantization is partial or does not apply to this family; shown in plans and "
+        "conformance reports.",
+    )
 
 
 class Export(Strict):
@@ -45,18 +59,12 @@ class Export(Strict):
 
 
 class LoraServing(Strict):
-    """What vLLM accepts for LoRA adapters of this family."""
+    """What differs per family when vLLM serves its LoRA adapters (what holds for every family, such as
+    the rank buckets or DoRA, is in the engine table, `families/engines.yaml`)."""
 
     packed_modules: dict[str, list[str]] = Field(
         default_factory=dict, description="vLLM's packed modules: fused name -> the names it packs."
     )
-    max_rank_buckets: list[int] = Field(
-        default_factory=lambda: [8, 16, 32, 64, 128, 256, 320, 512],
-        description="Values vLLM allows for `--max-lora-rank`.",
-    )
-    dora: bool = Field(default=False, description="Whether DoRA adapters can be served.")
-    modules_to_save: bool = Field(default=False, description="Whether adapters with modules_to_save can be served.")
-    added_tokens: bool = Field(default=False, description="Whether adapters that add tokens can be served.")
 
 
 class Serving(Strict):

@@ -169,6 +169,13 @@ class ToolCallLayout(Strict):
     )
 
 
+# The tool-call dialects dayzero reads and writes (sdk/templates/dialects.py implements exactly these; a test
+# holds the two lists equal), validated when a family file loads rather than when a tool call is rendered.
+ToolDialect = Literal[
+    "hermes", "llama3_json", "mistral", "mistral_spm", "mistral_v11", "glm4", "harmony", "deepseek", "deepseek_v31"
+]
+
+
 class FamilyTemplate(Strict):
     """A family's chat template: a format reference plus family facts."""
 
@@ -176,9 +183,9 @@ class FamilyTemplate(Strict):
     default_system: str | None = Field(
         default=None, description="System prompt the official template inserts when none is given."
     )
-    tool_dialect: str | None = Field(
-        default=None, description="How tool calls are written: hermes, llama3_json, mistral, mistral_spm, mistral_v11, glm4, "
-        "harmony, deepseek (R1), deepseek_v31."
+    tool_dialect: ToolDialect | None = Field(
+        default=None, description="How tool calls are written (a dialect of `dayzero.sdk.templates.dialects`): hermes, "
+        "llama3_json, mistral, mistral_spm, mistral_v11, glm4, harmony, deepseek (R1), deepseek_v31."
     )
     reasoning: Reasoning = Field(default_factory=Reasoning, description="The family's thinking mode.")
     official: str | None = Field(

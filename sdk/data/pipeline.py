@@ -55,9 +55,7 @@ def resolve_specs(config: DataConfig, stage: str, base_dir: Path | None = None) 
     catalog: Catalog | None = None
     for ref in config.datasets:
         if isinstance(ref, DatasetSpec):
-            spec = ref
-            if spec.path and base_dir is not None and not Path(spec.path).is_absolute():
-                spec = spec.model_copy(update={"path": str(base_dir / spec.path)})
+            spec = ref.resolved(base_dir)
         else:
             catalog = catalog or catalog_for(config, base_dir)
             if ref in catalog.datasets:

@@ -80,7 +80,11 @@ class DatasetSpec(_Model):
         description="A local .json/.jsonl/.csv/.parquet file, a folder of them, or a glob. Relative paths are "
         "resolved against the catalog (or recipe) file's folder.",
     )
-    hf: str | None = Field(default=None, description="A Hugging Face dataset id (or a local dataset repo folder).")
+    hf: str | None = Field(
+        default=None,
+        description="A Hugging Face dataset id, or a local dataset repo folder: relative to the catalog (or recipe) "
+        "file's folder when it starts with `./` or `../` or names a folder there.",
+    )
     ms: str | None = Field(default=None, description="A ModelScope dataset id.")
     subset: str | None = Field(default=None, description="Hub dataset configuration name.")
     split: str = Field(default="train", description="Hub dataset split.")
@@ -105,6 +109,20 @@ class DatasetSpec(_Model):
     def label(self) -> str:
         return self.name or self.path or self.hf or self.ms or "dataset"
 
+    def resolved(self, base_dir: Path | None) -> DatasetSpec:
+        """This spec with its relative local paths made relative to `base_dir` (the catalog or recipe file's
+        folder): one rule for `path:`, for `hf:` naming a local folder, and for the recipe's `model.id`."""
+        if base_dir is None:
+            return self
+        updates: dict[str, Any] = {}
+        if self.path and not Path(self.path).is_absolute():
+            updates["path"] = str(base_dir / self.path)
+        if self.hf and not Path(self.hf).is_absolute():
+            explicit = self.hf.startswith(("./", "../"))
+            if explicit or (base_dir / self.hf).is_dir():  # else a hub id such as `org/name`
+                updates["hf"] = str(base_dir / self.hf)
+        return self.model_copy(update=updates) if updates else self
+
 
 class Catalog(_Model):
     """Named dataset specs, read from a catalog YAML file (`datasets:` mapping name -> spec)."""
@@ -122,10 +140,7 @@ class Catalog(_Model):
         if spec is None:
             known = ", ".join(sorted(self.datasets)) or "none"
             raise DataError(f"no dataset named {name!r} in the catalog", hint=f"known datasets: {known}")
-        updates: dict[str, Any] = {"name": spec.name or name}
-        if spec.path and self.base_dir is not None and not Path(spec.path).is_absolute():
-            updates["path"] = str(self.base_dir / spec.path)
-        return spec.model_copy(update=updates)
+        return spec.resolved(self.base_dir).model_copy(update={"name": spec.name or name})
 
 
 def load_catalog(path: Path) -> Catalog:

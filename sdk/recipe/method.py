@@ -25,7 +25,7 @@ class MethodSection(Section):
     adapter: Adapter = Field(
         default="lora",
         description="lora | dora | rslora | pissa | oft | freeze (train the last layers only) | full | qlora "
-        "(LoRA on a 4-bit bitsandbytes base; needs a CUDA GPU).",
+        "(LoRA on a 4-bit bitsandbytes base; runs wherever bitsandbytes does, CPU included, slowly there).",
     )
     r: int = Field(default=8, ge=1, description="LoRA rank (OFT: number of blocks when `oft_block_size` is 0).")
     alpha: float = Field(default=16, gt=0, description="LoRA scaling numerator (`lora_alpha`).")
@@ -41,6 +41,16 @@ class MethodSection(Section):
     )
     quantization: Literal["none", "bnb-4bit", "bnb-8bit"] = Field(
         default="none", description="Quantize the base at load (bitsandbytes). `qlora` implies bnb-4bit."
+    )
+    quant_type: Literal["nf4", "fp4"] = Field(
+        default="nf4", description="4-bit data type (`bnb_4bit_quant_type`): nf4 (QLoRA's NormalFloat) or fp4."
+    )
+    double_quant: bool = Field(
+        default=True, description="Quantize the 4-bit quantization constants too (`bnb_4bit_use_double_quant`)."
+    )
+    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="dtype the 4-bit layers compute in (`bnb_4bit_compute_dtype`); auto: bfloat16 on CUDA, float32 on CPU.",
     )
     beta: float | None = Field(
         default=None, gt=0, description="Preference strength (DPO/KTO beta, ORPO lambda, SimPO beta), GRPO's KL coefficient "

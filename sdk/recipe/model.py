@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -13,7 +14,8 @@ TINY_PREFIX = "tiny:"
 
 class ModelSection(Section):
     id: str = Field(
-        description="A Hugging Face or ModelScope repo id (`Qwen/Qwen2.5-7B-Instruct`), a local model directory, "
+        description="A Hugging Face or ModelScope repo id (`Qwen/Qwen2.5-7B-Instruct`), a local model directory "
+        "(a relative path is relative to the recipe file's folder), "
         "or `tiny:<family-id>`: a tiny random instance of that registry family synthesised offline "
         "(hidden 64, 2 layers) for tests, demos and conformance."
     )
@@ -47,17 +49,22 @@ class ModelSection(Section):
             raise ValueError(f"`source: tiny` needs an id of the form `tiny:<family>`, got {self.id!r}")
         return self
 
-    def inferred_source(self) -> str:
-        """The source, inferred from the id when the recipe does not say."""
-        from pathlib import Path
-
+    def inferred_source(self, base_dir: Path | None = None) -> str:
+        """The source, inferred from the id when the recipe does not say (a local directory is looked for
+        where `local_path` puts it: relative to the recipe's folder)."""
         if self.source:
             return self.source
         if self.id.startswith(TINY_PREFIX):
             return "tiny"
-        if Path(self.id).expanduser().exists():
+        if self.local_path(base_dir).exists():
             return "local"
         return "hf"
+
+    def local_path(self, base_dir: Path | None = None) -> Path:
+        """`id` as a local directory: relative paths are relative to the recipe file's folder (`base_dir`; the
+        working directory for recipes given as data). The one rule for every relative path in a recipe."""
+        path = Path(self.id).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
 
     def tiny_family(self) -> str | None:
         return self.id[len(TINY_PREFIX) :] if self.id.startswith(TINY_PREFIX) else None

@@ -3,7 +3,7 @@
 >>> from dayzero.sdk import serve
 >>> service = serve.load_service("runs/quickstart")        # MODEL_DIR | ADAPTER_DIR | RUN_DIR | RECIPE
 >>> app = serve.create_app(service, api_key=None)           # FastAPI; run it with uvicorn
->>> serve.vllm_command(serve.find_target("runs/quickstart"))  # ['vllm', 'serve', ...]
+>>> serve.vllm_command(serve.find_target("runs/quickstart"))  # [python, '-m', 'vllm...api_server', ...]
 
 Importing this package imports neither torch nor transformers; loading a model does.
 """
@@ -19,22 +19,27 @@ from .formatting import ChatFormatting
 from .hf_backend import HFBackend, ProcessorFactory, SamplingParams
 from .model_dir import ServeTarget, find_target
 from .service import ModelService
-from .vllm_cmd import exec_vllm, lint_adapter, max_lora_rank, vllm_command
+from .vllm_cmd import build_vllm_command, plan_vllm_command, vllm_command
+from .vllm_lint import LoraProblem, lint_adapter, lint_adapter_dir, lint_lora, max_lora_rank
 
 __all__ = [
     "ApiError",
     "ChatFormatting",
     "HFBackend",
+    "LoraProblem",
     "ModelService",
     "SamplingParams",
     "ServeTarget",
     "ServerThread",
+    "build_vllm_command",
     "create_app",
-    "exec_vllm",
     "find_target",
     "lint_adapter",
+    "lint_adapter_dir",
+    "lint_lora",
     "load_service",
     "max_lora_rank",
+    "plan_vllm_command",
     "serve_forever",
     "service_for",
     "vllm_command",
@@ -52,26 +57,25 @@ def service_for(
 ) -> ModelService:
     """Load ``target`` with the hf back end and bind the family's formatting to it.
 
-    Generation stops on the family's end-of-turn tokens and `serving.generation_eos`. The prompt is
-    rendered with the model's own chat template when its tokenizer carries one (the template it was
-    trained with, as `dayzero run` does), else with the family's format. Refused before loading:
-    pickle-only weights unless ``allow_pickle``, and reward models (`guards.py`); refused after: a
-    template that fails the start-up probe (`templates/probe.py`).
+    Generation stops on the view's stop tokens (`FamilyView.stop_tokens`: `serving.generation_eos` and
+    the end-of-turn tokens). The prompt is rendered with the model's own chat template when its
+    tokenizer carries one (the template it was trained with, as `dayzero run` does), else with the
+    family's format, checkpoint overrides applied. Refused before loading: pickle-only weights unless
+    ``allow_pickle``, and reward models (`guards.py`); refused after: a template that fails the
+    start-up probe (`templates/probe.py`).
     """
     from dayzero.sdk.templates.probe import probe
 
     from .guards import check_servable
 
     check_servable(target.model_dir, target.adapter_dir, allow_pickle=allow_pickle)
-    family = target.family
-    stop_tokens = list(dict.fromkeys([*family.tokenizer.end_of_turn, *family.serving.generation_eos]))
     backend = HFBackend.load(
-        target.model_dir, stop_tokens, adapter_dir=target.adapter_dir, merge=merge, device=device,
-        logits_processor_factory=logits_processor_factory, allow_pickle=allow_pickle,
+        target.model_dir, target.view.stop_tokens, adapter_dir=target.adapter_dir, merge=merge, device=device,
+        logits_processor_factory=logits_processor_factory, allow_pickle=allow_pickle, quantization=target.quantization,
     )
     source = getattr(backend.tokenizer, "chat_template", None)
-    formatting = ChatFormatting.for_family(
-        family, chat_template=source if isinstance(source, str) else None, tokenizer=backend.tokenizer
+    formatting = ChatFormatting.for_view(
+        target.view, chat_template=source if isinstance(source, str) else None, tokenizer=backend.tokenizer
     )
     probe(formatting.render, f"the chat template of {target.adapter_dir or target.model_dir}")
     return ModelService(backend, formatting, model_name=target.name, default_max_tokens=default_max_tokens,

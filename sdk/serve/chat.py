@@ -16,6 +16,9 @@ from .hf_backend import ErrorEvent, TokenEvent
 from .schemas import ChatCompletionRequest
 from .service import ModelService
 
+# What an empty reply means, as `dayzero run` says it (sdk.console): not a hang, not an error.
+EMPTY_REPLY = "(empty reply: the model ended its turn at once; a tiny or barely trained model often does)"
+
 
 def chat_loop(
     service: ModelService,
@@ -75,11 +78,13 @@ def _answer(
     prep = service.prepare_chat(req)
     output = service.output_for(prep)
     content: list[str] = []
+    thought: list[str] = []
     in_reasoning = False
 
     def write(reasoning: str, text: str) -> None:
         nonlocal in_reasoning
         if reasoning:
+            thought.append(reasoning)
             if not in_reasoning:
                 out.write("[thinking] ")
                 in_reasoning = True
@@ -104,6 +109,8 @@ def _answer(
     write(reasoning, text)
     for call in calls:
         out.write(f"\n[tool call] {call.function.name}({call.function.arguments})")
+    if not "".join(content).strip() and not calls and not thought:
+        out.write(EMPTY_REPLY)  # say what happened, rather than a bare prompt that looks like a hang
     out.write("\n")
     out.flush()
     reply: dict[str, Any] = {"role": "assistant", "content": "".join(content)}

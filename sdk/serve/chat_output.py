@@ -43,7 +43,7 @@ class ChatOutput:
         self.opens_reasoning = opens_reasoning
         self.splitter = (
             ReasoningSplitter(formatting.reasoning_open or "", formatting.reasoning_close or "",
-                              in_reasoning=opens_reasoning)
+                              in_reasoning=opens_reasoning, close_keyed=formatting.reasoning_always)
             if formatting.thinks else None
         )
         self.header = StripHeader(formatting.answer_headers)

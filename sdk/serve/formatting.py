@@ -2,8 +2,8 @@
 
 Prompts are rendered by `dayzero.sdk.templates` (the code training uses, so a served model sees
 the same text it was trained on); tool calls are parsed by the family's dialect extractor and
-reasoning is split at the family's delimiters. Everything here is looked up from the registry
-entry, never branched on a family id.
+reasoning is split at the family's delimiters. Everything here is read from the family's view
+(`dayzero.registry.view.FamilyView`, what a run recorded), never branched on a family id.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dayzero import registry
 from dayzero.registry import Family
+from dayzero.registry.view import FamilyView
 
 Render = Callable[..., str]
 ToolExtract = Callable[[str], tuple[str, list[dict[str, Any]]]]
@@ -32,6 +32,7 @@ class ChatFormatting:
     reasoning_open: str | None = None
     reasoning_close: str | None = None
     reasoning_switch: str | None = None
+    reasoning_always: bool = False  # the model always thinks: a closing tag alone marks the reasoning
     answer_headers: list[str] = field(default_factory=list)  # an assistant turn's opening, dropped from answers
     family_id: str | None = None
 
@@ -41,6 +42,14 @@ class ChatFormatting:
 
     @classmethod
     def for_family(cls, family: Family, chat_template: str | None = None, tokenizer: Any = None) -> ChatFormatting:
+        """`for_view` of the family as the bundled registry has it (for code that holds no recorded view)."""
+        from dayzero import registry
+        from dayzero.registry.view import view_of
+
+        return cls.for_view(view_of(registry.default(), family), chat_template, tokenizer)
+
+    @classmethod
+    def for_view(cls, view: FamilyView, chat_template: str | None = None, tokenizer: Any = None) -> ChatFormatting:
         """The family's formatting; ``chat_template`` (Jinja source) renders instead of the format.
 
         A model exported with its own ``chat_template.jinja`` is served with that template, through
@@ -48,13 +57,14 @@ class ChatFormatting:
         """
         from dayzero.sdk.templates import ChatTemplate, get_dialect, split_reasoning
 
+        family, fmt = view.family, view.format
         if chat_template is not None:
             kwargs: dict[str, Any] = {}
             if tokenizer is not None:
                 kwargs = {"bos_token": tokenizer.bos_token or "", "eos_token": tokenizer.eos_token or ""}
-            tpl = ChatTemplate.from_official(chat_template, family=family, **kwargs)
+            tpl = ChatTemplate.from_official(chat_template, family=view, **kwargs)
         else:
-            tpl = ChatTemplate.for_family(family)
+            tpl = ChatTemplate.for_view(view)
         extract: ToolExtract | None = None
         marker: str | None = None
         if family.template.tool_dialect:
@@ -66,25 +76,22 @@ class ChatFormatting:
         split: ReasoningSplit | None = None
         if thinks:
             def split(text: str) -> tuple[str | None, str]:
-                return split_reasoning(text, family)
+                return split_reasoning(text, reasoning)
 
-        # A thinking model must be free to write its reasoning block's close (harmony's `<|end|>` ends
-        # the analysis message, not the turn): it is never a stop string.
-        stops = [s for s in getattr(tpl, "stop_strings", None) or [] if not (thinks and s == reasoning.close)]
-        fmt = registry.default().format_of(family)
         opening = fmt.assistant.split("{content}", 1)[0]
         prefix = getattr(fmt, "content_prefix", None) or ""  # text the answer itself starts with, if any
         headers = [h + prefix for h in (opening, opening.removeprefix(fmt.generation_prompt))]
         headers = [h for h in dict.fromkeys(headers) if h.strip()]
         return cls(
             render=tpl.render,
-            stop_strings=stops,
+            stop_strings=view.stop_strings,
             tool_extract=extract,
             tool_marker=marker,
             reasoning_split=split,
             reasoning_open=reasoning.open if thinks else None,
             reasoning_close=reasoning.close if thinks else None,
             reasoning_switch=reasoning.switch,
+            reasoning_always=thinks and str(getattr(reasoning.mode, "value", reasoning.mode)) == "always",
             answer_headers=headers,
             family_id=family.id,
         )

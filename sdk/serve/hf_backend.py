@@ -105,6 +105,7 @@ class HFBackend:
         logits_processor_factory: ProcessorFactory | None = None,
         max_batch: int = 8,
         allow_pickle: bool = False,
+        quantization: dict[str, Any] | None = None,
     ) -> HFBackend:
         """Load a model directory (and a LoRA adapter on top of it, served as is or merged).
 
@@ -119,17 +120,24 @@ class HFBackend:
         tok_dir = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").exists() else model_dir
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
+            extra: dict[str, Any] = {}
+            if quantization:  # a QLoRA adapter: its base quantized as in training (sdk.quantize)
+                from dayzero.sdk.quantize import bnb_config
+
+                extra = {"quantization_config": bnb_config(quantization), "device_map": device}
             model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype,
-                                                         use_safetensors=None if allow_pickle else True)
+                                                         use_safetensors=None if allow_pickle else True, **extra)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot load the model in {model_dir}: {exc}") from None
         if adapter_dir is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter_dir))
-            if merge:
+            if merge and not quantization:  # never merged into a quantized base (rule Q003)
                 model = model.merge_and_unload()
-        model.to(device).eval()
+        if not quantization:  # a quantized model was placed while loading; `.to` would undo nothing useful
+            model.to(device)
+        model.eval()
         stop_ids = token_ids(tokenizer, stop_tokens)
         if not stop_ids:
             raise ServeError(

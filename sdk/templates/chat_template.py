@@ -19,6 +19,7 @@ from typing import Any
 
 from dayzero.errors import NotSupportedError, TemplateError
 from dayzero.registry.schema import ChatFormat, Family, FamilyTemplate, Reasoning
+from dayzero.registry.view import FamilyView
 
 from .encode import encode_text, select_trained, trained_ranges
 from .official import official_segments
@@ -56,6 +57,15 @@ class ChatTemplate:
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
+    def for_view(cls, view: FamilyView, *, date: datetime | None = None) -> ChatTemplate:
+        """The structured renderer for a resolved family view (a Plan's `view`): no registry lookup."""
+        fam, fmt = view.family, view.format
+        eos = fam.tokenizer.eos
+        spec = Spec(fmt=fmt, family=fam.template, bos_token=fam.tokenizer.bos or "", eos_token=eos, date=date)
+        return cls(spec=spec, family=fam.template, end_of_turn=fmt.end_of_turn, stop_strings=view.stop_strings,
+                   bos_token=spec.bos_token, eos_token=eos, date=date)
+
+    @classmethod
     def for_family(
         cls,
         family: Family | str,
@@ -64,32 +74,19 @@ class ChatTemplate:
         date: datetime | None = None,
         registry: Any = None,
     ) -> ChatTemplate:
-        """The structured renderer for a family (an id or a Family), with a checkpoint's overrides applied."""
+        """The structured renderer for a family (an id or a Family), with a checkpoint's overrides applied.
+
+        A convenience for code that holds no Plan: it resolves the view in ``registry`` (default: the
+        bundled one); a run's stages use `for_view(plan.view)`.
+        """
         from dayzero import registry as _registry
+        from dayzero.registry.view import view_of
 
         reg = registry or _registry.default()
         fam = reg.get(family) if isinstance(family, str) else family
-        tpl = fam.template
-        fmt_id, eos = tpl.format, fam.tokenizer.eos
-        if checkpoint is not None:
-            ckpt = next((c for c in fam.checkpoints if c.hf == checkpoint or c.modelscope == checkpoint), None)
-            if ckpt is None:
-                raise TemplateError(f"family {fam.id!r} lists no checkpoint {checkpoint!r}")
-            o = ckpt.overrides
-            fmt_id = o.template or fmt_id
-            eos = o.eos or eos
-            updates: dict[str, Any] = {}
-            if o.default_system is not None:
-                updates["default_system"] = o.default_system
-            if o.reasoning is not None:
-                updates["reasoning"] = tpl.reasoning.model_copy(update={"mode": o.reasoning})
-            tpl = tpl.model_copy(update=updates)
-        fmt: ChatFormat = reg.formats[fmt_id]
-        spec = Spec(fmt=fmt, family=tpl, bos_token=fam.tokenizer.bos or "", eos_token=eos, date=date)
-        # harmony's <|end|> closes an analysis message inside an answer: generation stops at <|return|>/<|call|>
-        stops = list(dict.fromkeys([fmt.final_end_of_turn or fmt.end_of_turn, *fam.tokenizer.end_of_turn, eos]))
-        return cls(spec=spec, family=tpl, end_of_turn=fmt.end_of_turn, stop_strings=[s for s in stops if s],
-                   bos_token=spec.bos_token, eos_token=eos, date=date)
+        if checkpoint is not None and fam.checkpoint(checkpoint) is None:
+            raise TemplateError(f"family {fam.id!r} lists no checkpoint {checkpoint!r}")
+        return cls.for_view(view_of(reg, fam, checkpoint), date=date)
 
     @classmethod
     def from_format(
@@ -105,43 +102,43 @@ class ChatTemplate:
     def from_official(
         cls,
         jinja_source: str,
-        family: Family | FamilyTemplate | str | None = None,
+        family: FamilyView | Family | FamilyTemplate | str | None = None,
         bos_token: str = "",
         eos_token: str = "",
         *,
         end_of_turn: str | None = None,
         date: datetime | None = None,
     ) -> ChatTemplate:
-        """A checkpoint's own Jinja template, rendered in the sandbox exactly as transformers does."""
+        """A checkpoint's own Jinja template, rendered in the sandbox exactly as transformers does.
+
+        ``family``: a resolved view (what a run's stages pass), or a Family / id (resolved in the bundled
+        registry), or just a FamilyTemplate (no stop set, no structured fallback).
+        """
+        if isinstance(family, str | Family):
+            from dayzero import registry as _registry
+            from dayzero.registry.view import view_of
+
+            family = view_of(_registry.default(), family)
         tpl: FamilyTemplate | None = None
         eot = end_of_turn
         stops: list[str] = []
-        if isinstance(family, str):
-            from dayzero import registry as _registry
-
-            family = _registry.get(family)
-        if isinstance(family, Family):
-            tpl = family.template
-            from dayzero import registry as _registry
-
-            eot = eot or _registry.default().format_of(family).end_of_turn
-            stops = [*family.tokenizer.end_of_turn, family.tokenizer.eos]
+        if isinstance(family, FamilyView):
+            tpl = family.family.template
+            eot = eot or family.format.end_of_turn
+            stops = family.stop_strings
         elif isinstance(family, FamilyTemplate):
             tpl = family
         eot = eot or eos_token
         made = cls(source=jinja_source, family=tpl, end_of_turn=eot,
-                   stop_strings=list(dict.fromkeys(s for s in [eot, *stops, eos_token] if s)),
+                   stop_strings=stops or [s for s in dict.fromkeys([eot, eos_token]) if s],
                    bos_token=bos_token, eos_token=eos_token, date=date)
-        if isinstance(family, Family):
-            from dayzero import registry as _registry
-
-            made.fallback = Spec(fmt=_registry.default().format_of(family), family=family.template,
-                                 bos_token=bos_token, eos_token=eos_token, date=date)
+        if isinstance(family, FamilyView):
+            made.fallback = Spec(fmt=family.format, family=tpl, bos_token=bos_token, eos_token=eos_token, date=date)
         return made
 
     @classmethod
     def for_tokenizer(
-        cls, tokenizer: Any, family: Family | str | None = None, *, checkpoint: str | None = None,
+        cls, tokenizer: Any, family: FamilyView | Family | str | None = None, *, checkpoint: str | None = None,
         date: datetime | None = None,
     ) -> ChatTemplate:
         """The template training must use with this tokenizer: its own ``chat_template`` when it ships one
@@ -155,6 +152,8 @@ class ChatTemplate:
         if family is None:
             raise TemplateError("the tokenizer ships no chat template and no family was given",
                                 hint="pass the family, e.g. ChatTemplate.for_tokenizer(tok, 'qwen2')")
+        if isinstance(family, FamilyView):
+            return cls.for_view(family, date=date)
         return cls.for_family(family, checkpoint, date=date)
 
     def install(self, tokenizer: Any, *, overwrite: bool = False) -> Any:

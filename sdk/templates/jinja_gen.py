@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 
+from .dialects import LAYOUTS, CallLayout
 from .structured import Spec
 from .typescript import JINJA_MACROS
 
@@ -43,38 +44,29 @@ def _content(role: str, spec: Spec, var: str) -> str:
     return f"({expr} | trim)" if role in spec.fmt.trim else expr
 
 
-_DIALECT_JINJA = {
-    # each fragment sets ns.calls from m.tool_calls; `args` is a dict rendered by tojson or a string kept as is
-    "hermes": "{%- set ns.calls = ns.calls + ('\\n' if not loop.first else '') + '<tool_call>\\n{\"name\": \"' + fn.name"
-    " + '\", \"arguments\": ' + (fn.arguments if fn.arguments is string else (fn.arguments | tojson)) + '}\\n</tool_call>' -%}",
-    "llama3_json": "{%- set ns.calls = ns.calls + ('; ' if not loop.first else '') + '{\"name\": \"' + fn.name"
-    " + '\", \"parameters\": ' + (fn.arguments | tojson) + '}' -%}",
-    "mistral": "{%- set args = fn.arguments if fn.arguments is string else (fn.arguments | tojson) -%}"
-    "{%- set args = '{}' if args == '' else args -%}"
-    "{%- set ns.calls = ns.calls + (', ' if not loop.first else '[TOOL_CALLS][') + '{\"name\": \"' + fn.name"
-    " + '\", \"arguments\": ' + args + ((', \"id\": \"' + (tc.id | string) + '\"') if tc.id is defined and tc.id is not none else '')"
-    " + '}' + (']' if loop.last else '') -%}",
-    "mistral_spm": "{%- if tc.id is not defined or tc.id is none or (tc.id | string | length) != 9 -%}"
-    "{{- raise_exception('Tool call must have an id of 9 characters or numbers.') -}}{%- endif -%}"
-    "{%- set args = fn.arguments if fn.arguments is string else (fn.arguments | tojson) -%}"
-    "{%- set args = '{}' if args == '' else args -%}"
-    "{%- set ns.calls = ns.calls + (', ' if not loop.first else '[TOOL_CALLS] [') + '{\"name\": \"' + fn.name"
-    " + '\", \"arguments\": ' + args + ', \"id\": \"' + (tc.id | string) + '\"}' + (']' if loop.last else '') -%}",
-    "mistral_v11": "{%- set ns.calls = ns.calls + '[TOOL_CALLS]' + fn.name + '[CALL_ID]' + ((tc.id or '') | string)"
-    " + '[ARGS]' + (fn.arguments | tojson) -%}",
-    "glm4": "{%- set ns.calls = ns.calls + ('<|assistant|>' if not loop.first else '') + fn.name + '\\n'"
-    " + (fn.arguments if fn.arguments is string else (fn.arguments | tojson)) -%}",
-    "deepseek": "{%- set ns.calls = ns.calls + ('\\n' if not loop.first else '<｜tool▁calls▁begin｜>')"
-    " + '<｜tool▁call▁begin｜>function<｜tool▁sep｜>' + fn.name + '\\n```json\\n'"
-    " + (fn.arguments if fn.arguments is string else (fn.arguments | tojson)) + '\\n```<｜tool▁call▁end｜>'"
-    " + ('<｜tool▁calls▁end｜>' if loop.last else '') -%}",
-    "deepseek_v31": "{%- set ns.calls = ns.calls + ('<｜tool▁calls▁begin｜>' if loop.first else '')"
-    " + '<｜tool▁call▁begin｜>' + fn.name + '<｜tool▁sep｜>'"
-    " + (fn.arguments if fn.arguments is string else (fn.arguments | tojson)) + '<｜tool▁call▁end｜>'"
-    " + ('<｜tool▁calls▁end｜>' if loop.last else '') -%}",
-    "harmony": "{%- set ns.calls = ns.calls + ('<|start|>assistant' if not loop.first else '') + ' to=functions.' + fn.name"
-    " + '<|channel|>commentary json<|message|>' + (fn.arguments | tojson) + '<|call|>' -%}",
-}
+def call_jinja(layout: CallLayout) -> str:
+    """The Jinja statements that append one call (``tc``, its function ``fn``) to ``ns.calls``, generated from
+    the same layout data ``Dialect.format`` writes with (``dialects.LAYOUTS``)."""
+    out = []
+    if layout.id_length is not None:
+        out.append(f"{{%- if tc.id is not defined or tc.id is none or (tc.id | string | length) != {layout.id_length} -%}}"
+                   f"{{{{- raise_exception({lit(layout.id_error)}) -}}}}{{%- endif -%}}")
+    if layout.args == "keep":
+        out.append("{%- set args = fn.arguments if fn.arguments is string else (fn.arguments | tojson) -%}")
+    else:
+        out.append("{%- set args = fn.arguments | tojson -%}")
+    if layout.empty_args is not None:
+        out.append("{%- set args = " + lit(layout.empty_args) + " if args == '' else args -%}")
+    call_id = "((tc.id if tc.id is defined and tc.id is not none else '') | string)"
+    id_part = "''"
+    if layout.id_part:
+        id_part = ("((" + concat(layout.id_part, {"id": call_id}) + ") if tc.id is defined and tc.id is not none "
+                   "else '')")
+    item = concat(layout.item, {"name": "fn.name", "args": "args", "id": call_id, "id_part": id_part})
+    head = f"({lit(layout.sep)} if not loop.first else {lit(layout.open)})"
+    tail = f" + ({lit(layout.close)} if loop.last else '')" if layout.close else ""
+    out.append("{%- set ns.calls = ns.calls + " + head + " + " + item + tail + " -%}")
+    return "".join(out)
 
 
 def generate_jinja(spec: Spec) -> str:
@@ -309,7 +301,8 @@ def _assistant(spec: Spec, w, emit, fail) -> None:  # type: ignore[no-untyped-de
             w("{%- if m.tool_calls | length > 1 -%}" + fail("this template supports one tool call per turn") + "{%- endif -%}")
         if layout.content == "reject":
             w("{%- if ns.c -%}" + fail("this template refuses text next to tool calls") + "{%- endif -%}")
-        w("{%- set ns.calls = '' -%}{%- for tc in m.tool_calls -%}{%- set fn = tc.function -%}" + _DIALECT_JINJA[dialect]
+        w("{%- set ns.calls = '' -%}{%- for tc in m.tool_calls -%}{%- set fn = tc.function -%}"
+          + call_jinja(LAYOUTS[dialect])
           + "{%- endfor -%}")
         if layout.content == "drop":
             w("{%- set ns.c = ns.calls -%}")

@@ -23,7 +23,8 @@ from .sandbox import render_official
 
 def load_official(path: str | Path, root: Path | None = None) -> str:
     """An official template's source from a ``.jinja`` file, a ``tokenizer_config.json``, or
-    ``chat-template-expected.json#<case name>`` (an inline template of llama.cpp's test)."""
+    ``chat-template-expected.json#<case name>`` (an inline template of llama.cpp's test), or
+    ``openvino.genai/tokenizer-configs.json#<hub id>`` (the default template that table records)."""
     text_path, _, case_name = str(path).partition("#")
     file = Path(text_path) if root is None or Path(text_path).is_absolute() else root / text_path
     try:
@@ -33,6 +34,13 @@ def load_official(path: str | Path, root: Path | None = None) -> str:
     if file.suffix != ".json":
         return text
     data = json.loads(text)
+    if case_name and isinstance(data.get("models"), dict):  # openvino.genai's table: `#<hub id>`
+        if case_name not in data["models"]:
+            raise TemplateError(f"no model {case_name!r} in this table", where=Where(file=str(file)))
+        data = data["models"][case_name]
+        if isinstance(data.get("chat_template"), dict):  # named variants: the default one
+            data = {"chat_template": data["chat_template"].get("default")}
+        case_name = ""
     if case_name:
         for case in data.get("cases", []):
             if case.get("template_name_or_file") == case_name:

@@ -53,15 +53,13 @@ def build_grpo_trainer(
     **config_extra: Any,
 ) -> Any:
     """The GRPO trainer with the plan's rewards, ready for `.train()`."""
-    from dayzero import registry
-
-    from ..data_bridge import training_template
     from ..recipe.rl import RewardSpec
     from ..rewards import build_rewards
+    from ..training_data import training_template
     from .trainers import build_config
 
     assert plan.rl is not None, "a grpo plan has an `rl` part"
-    family = registry.get(plan.model.family)
+    family = plan.view.family  # as compile resolved it (checkpoint overrides applied)
     template, _ = training_template(plan, tokenizer)
     specs = [
         RewardSpec(kind=r.kind, weight=r.weight, name=r.name, **_spec_params(r)) for r in plan.rl.rewards

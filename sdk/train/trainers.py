@@ -89,11 +89,8 @@ def build_trainer(
             **config_extra,
         )
     trainer_cls, _ = trainer_classes(plan)
-    if is_tokenized(train_dataset) and plan.trainer.trainer not in ("SFTTrainer", "RewardTrainer"):
-        trainer_cls = _passthrough(trainer_cls)  # SFT and Reward detect tokenized rows themselves
-    if "seq_lengths" in (getattr(train_dataset, "column_names", None) or []):
-        # packed rows (dayzero.sdk.data.packing): TRL's padding-free collator keeps the samples apart
-        config_extra = {"padding_free": True, "max_length": None, **config_extra}
+    if plan.trainer.pretokenized and is_tokenized(train_dataset):  # a caller's own raw rows keep TRL's preparation
+        trainer_cls = _passthrough(trainer_cls)
     args = build_config(plan, output_dir, **config_extra)
     from .sharding import strategy_trainer
 

@@ -8,7 +8,11 @@ earlier dayzero export (it carries dayzero_export.json) is ever replaced, and on
 - logits: the reloaded merged model on a probe batch equals base+adapter (peft, unmerged) within the
   recipe's tolerance (fp32 merges measure ~4e-7);
 - template: the saved tokenizer renders the probe conversations exactly as the training tokenizer did;
-- eos: generation_config.json's eos ids include every end-of-turn token of the template.
+- eos: generation_config.json's eos ids include every end-of-turn token of the template;
+- QLoRA / 8-bit runs (rule Q003): the adapter is merged into the full-precision base, never the quantized
+  one; the merge is checked exactly as above, then against the quantized base + adapter (and the trained
+  model's probe) within `sdk.quantize`'s 4-bit tolerance. An adapter-only export records the quantization
+  so that `dayzero serve` loads its base the same way.
 
 A failed check raises ExportError with the numbers.
 """
@@ -24,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero import registry
+from dayzero.atomic import atomic_write_text
 from dayzero.errors import ExportError, Where
-from dayzero.yamlio import atomic_write_text
 
 from .artifacts import EXPORT_MANIFEST, check_export_target, clean_stale_partials, partial_name, swap_in
 from .modelfile import modelfile
@@ -45,6 +48,19 @@ PROBE_CONVERSATIONS: list[list[dict[str, str]]] = [
 ]
 
 
+def export_provenance(plan: Plan) -> dict[str, Any]:
+    """What an export records of the family it was made from: `serve` warns when the registry's entry changed
+    since (`family_hash`) and serves with the recorded view, checkpoint overrides included."""
+    return {
+        "family": plan.model.family,
+        "family_revision": plan.model.family_revision,
+        "family_hash": plan.view.family_hash,
+        "registry_version": plan.view.registry_version,
+        "checkpoint": plan.view.checkpoint,
+        "view": plan.view.model_dump(mode="json", by_alias=True),
+    }
+
+
 @dataclass
 class ExportReport:
     out: Path
@@ -54,15 +70,22 @@ class ExportReport:
     eos_token_ids: list[int] = field(default_factory=list)
     lint: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # QLoRA / 8-bit runs: the base's quantization, and the merged export against the quantized model + adapter
+    quantization: dict[str, Any] | None = None
+    quantized_relative_error: float | None = None  # ||merged - quantized|| / ||quantized||, checked
+    quantized_tolerance: float | None = None
+    quantized_max_logit_diff: float | None = None  # for the record
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "out": str(self.out), "merged": self.merged, "max_logit_diff": self.max_logit_diff,
             "tolerance": self.tolerance, "eos_token_ids": self.eos_token_ids, "lint": self.lint, "files": self.files,
+            "quantization": self.quantization, "quantized_relative_error": self.quantized_relative_error,
+            "quantized_tolerance": self.quantized_tolerance, "quantized_max_logit_diff": self.quantized_max_logit_diff,
         }
 
 
-def export_run(
+def export(
     run_dir: str | Path, *, out: str | Path | None = None, merge: bool | None = None, overwrite: bool = False
 ) -> ExportReport:
     """Export `run_dir/final` to `out` (default: the plan's export dir); see the module docstring.
@@ -73,7 +96,7 @@ def export_run(
     run_dir = Path(run_dir)
     info = read_run_json(run_dir)
     settle_status(run_dir)
-    plan = Plan.model_validate(info["plan"])
+    plan = _recorded_plan(info, run_dir)
     final = run_dir / "final"
     if not final.is_dir():
         raise ExportError("the run has no trained result (final/ is missing); train it first", where=Where(file=str(run_dir)))
@@ -85,11 +108,6 @@ def export_run(
         )
     merge = plan.export.merge if merge is None else merge
     merge = merge or not is_peft
-    if merge and is_peft and plan.adapter.quantization:
-        raise ExportError(
-            "a bitsandbytes-quantized base cannot be merged in place",
-            hint="two steps: `dayzero export RUN --adapter-only`, then merge that adapter into the full-precision base",
-        )
     out = Path(out) if out else _default_out(plan, run_dir)
     recipe_dir = Path(info.get("recipe_base_dir", "."))
     check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)
@@ -108,7 +126,7 @@ def export_run(
                 else:
                     report = _export_adapter(plan, base, final, tmp)
             report.files = sorted(p.name for p in tmp.iterdir())
-            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve())}
+            manifest = {**report.as_dict(), "out": str(out), "run_dir": str(run_dir.resolve()), **export_provenance(plan)}
             atomic_write_text(tmp / EXPORT_MANIFEST, json.dumps(manifest, indent=2) + "\n")
             check_export_target(out, overwrite=overwrite, recipe_dir=recipe_dir)  # again: nothing appeared meanwhile
             swap_in(tmp, out)
@@ -119,6 +137,22 @@ def export_run(
     return report
 
 
+def _recorded_plan(info: dict[str, Any], run_dir: Path) -> Plan:
+    """The Plan run.json recorded; one from another dayzero version (no family view, say) is a clear error."""
+    from pydantic import ValidationError
+
+    try:
+        return Plan.model_validate(info.get("plan"))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = "plan." + ".".join(str(p) for p in first["loc"])
+        raise ExportError(
+            f"run.json's plan does not fit this dayzero version ({first['msg'].lower()})",
+            where=Where(file=str(run_dir / "run.json"), field=field),
+            hint="run the recipe again with this version (`dayzero run RECIPE --overwrite`)",
+        ) from None
+
+
 def _default_out(plan: Plan, run_dir: Path) -> Path:
     """The plan's export dir; the default one (`<run dir>/export`) follows the run dir wherever it was given."""
     planned = Path(plan.export.out)
@@ -127,18 +161,12 @@ def _default_out(plan: Plan, run_dir: Path) -> Path:
     return planned
 
 
-def _model_class(plan: Plan) -> Any:
-    import transformers
-
-    return transformers.AutoModelForSequenceClassification if plan.trainer.stage == "rm" else transformers.AutoModelForCausalLM
-
-
 def _load_base(plan: Plan, base: Path) -> Any:
-    kwargs: dict[str, Any] = {"dtype": "auto", "use_safetensors": plan.model.use_safetensors}
-    kwargs["trust_remote_code"] = plan.model.trust_remote_code
-    if plan.trainer.stage == "rm":
-        kwargs["num_labels"] = 1
-    return _model_class(plan).from_pretrained(str(base), **kwargs)
+    """The plan's loader class in the export's dtype (`Plan.export.dtype`: `auto` keeps the weights' own)."""
+    from .loading import loader
+
+    auto, kwargs = loader(plan, dtype=plan.export.dtype)
+    return auto.from_pretrained(str(base), **kwargs)
 
 
 def probe_batch(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
@@ -238,9 +266,13 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
 
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     texts, batch = _probe_inputs(tokenizer)
+    quantized = None
     if is_peft:
         from peft import PeftModel
 
+        if plan.adapter.quantization:  # step 1 of 2: what the run trained, the quantized base + adapter
+            quantized = _logits(_load_quantized(plan, base, final), batch)
+        # step 2: the adapter merged into the full-precision base (never into the quantized one)
         model = PeftModel.from_pretrained(_load_base(plan, base), str(final))
         reference = _logits(model, batch)
         model = model.merge_and_unload()
@@ -259,21 +291,65 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
             f"merged logits differ from base+adapter by {diff:.3g} on the probe batch (tolerance {tol:g})",
             hint="the merge is wrong for this architecture; export the adapter alone (`--adapter-only`)",
         )
+    report = ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol)
     trained = _trained_logits(final)
-    if trained is not None:  # the run's own model, as it was in memory at the end of training
+    if quantized is not None:
+        q = plan.adapter.quantization or {}
+        report.quantization = q
+        report.quantized_tolerance = float(q["export_tolerance"])
+        report.quantized_relative_error, report.quantized_max_logit_diff = _check_quantized(
+            _logits(reloaded, batch), quantized, report.quantized_tolerance, "the quantized model + adapter")
+        if trained is not None:  # the run's own quantized model, as it was in memory at the end of training
+            error, _ = _check_quantized(
+                _logits(reloaded, trained[0]), trained[1], report.quantized_tolerance, "the trained model")
+            report.quantized_relative_error = max(report.quantized_relative_error, error)
+    elif trained is not None:  # the run's own model, as it was in memory at the end of training
         trained_diff = float((_logits(reloaded, trained[0]) - trained[1]).abs().max())
         if not trained_diff <= tol:
             raise ExportError(
                 f"the export differs from the trained model by {trained_diff:.3g} on the probe batch (tolerance {tol:g})",
                 hint="the adapter does not reload as it was trained (PiSSA/OFT init?); export with --adapter-only",
             )
-        diff = max(diff, trained_diff)
+        report.max_logit_diff = max(diff, trained_diff)
     _check_template(tokenizer, tmp, texts)
     if plan.export.ollama and tokenizer.chat_template:
-        reg = registry.default()
-        family = reg.get(plan.model.family)
-        atomic_write_text(tmp / "Modelfile", modelfile(reg.formats[plan.template.format], family, plan.template.end_of_turn))
-    return ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol, eos_token_ids=eos_ids)
+        atomic_write_text(tmp / "Modelfile", modelfile(plan.view.format, plan.view.family, plan.template.stop_strings))
+    _check_files(plan, tmp)
+    report.eos_token_ids = eos_ids
+    return report
+
+
+def _load_quantized(plan: Plan, base: Path, final: Path) -> Any:
+    """The base quantized as in training (the plan's BitsAndBytesConfig) with the trained adapter on it."""
+    from peft import PeftModel
+
+    from .loading import load_model
+
+    return PeftModel.from_pretrained(load_model(base, plan), str(final))
+
+
+def _check_quantized(merged: Any, quantized: Any, tolerance: float, what: str) -> tuple[float, float]:
+    """Relative L2 error of the merged logits against `what` (see sdk.quantize), and max |diff| for the record."""
+    error = float((merged - quantized).norm() / quantized.norm().clamp_min(1e-12))
+    if not error <= tolerance:
+        raise ExportError(
+            f"the full-precision merge differs from {what} by a relative L2 error of {error:.3g} on the probe "
+            f"batch (4-bit tolerance {tolerance:g})",
+            hint="the adapter does not fit the full-precision base; serve the adapter on the quantized base "
+            "(`dayzero export RUN --adapter-only`)",
+        )
+    return error, float((merged - quantized).abs().max())
+
+def _check_files(plan: Plan, tmp: Path) -> None:
+    """Every file the family says an export holds (`export.files`; `model.safetensors` matches shards)."""
+    present = {p.name for p in tmp.iterdir()}
+    sharded = any(name.startswith("model-") and name.endswith(".safetensors") for name in present)
+    missing = [f for f in plan.export.files if f not in present and not (f == "model.safetensors" and sharded)]
+    if missing:
+        raise ExportError(
+            f"the export lacks {missing}, which the family's `export.files` requires",
+            hint="the tokenizer or weights did not save as the family expects; see `dayzero registry show`",
+        )
 
 
 def _default_tolerance(model: Any, reference: Any) -> float:
@@ -295,7 +371,7 @@ def _write_generation_config(plan: Plan, base: Path, tmp: Path, tokenizer: Any) 
     except OSError:
         gen = GenerationConfig()
     vocab = tokenizer.get_vocab()
-    wanted = [*plan.template.generation_eos, *plan.template.end_of_turn]
+    wanted = plan.template.stop_tokens  # the one stop set (FamilyView.stop_tokens): generation eos, then end-of-turn
     missing_stops = [t for t in plan.template.end_of_turn if t not in vocab]
     if missing_stops:
         raise ExportError(f"end-of-turn tokens {missing_stops} are not in the tokenizer's vocabulary")
@@ -343,34 +419,11 @@ def _export_adapter(plan: Plan, base: Path, final: Path, tmp: Path) -> ExportRep
         shutil.copy2(final / name, tmp / name)
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     tokenizer.save_pretrained(str(tmp))
-    config = json.loads((final / "adapter_config.json").read_text(encoding="utf-8"))
+    from .serve.vllm_lint import lint_adapter_dir
+
     base_vocab = getattr(AutoConfig.from_pretrained(str(base)), "vocab_size", None)
-    lint = lint_adapter(plan, config, added_tokens=bool(base_vocab and len(tokenizer) > base_vocab))
-    return ExportReport(out=tmp, merged=False, lint=lint)
-
-
-def lint_adapter(plan: Plan, adapter_config: dict[str, Any], *, added_tokens: bool = False) -> list[str]:
-    """What vLLM would reject (or need a flag for) when serving this adapter on this family."""
-    family = registry.get(plan.model.family)
-    serving = family.serving.lora
-    problems: list[str] = []
-    if family.serving.vllm_architecture is None:
-        problems.append("vLLM has no implementation of this family's architecture")
-    rank = int(adapter_config.get("r", 0))
-    buckets = sorted(serving.max_rank_buckets)
-    fitting = [b for b in buckets if b >= rank]
-    if not fitting:
-        problems.append(f"rank {rank} exceeds vLLM's largest --max-lora-rank ({buckets[-1]})")
-    elif rank not in buckets:
-        problems.append(f"rank {rank} is not a vLLM bucket: serve with --max-lora-rank {fitting[0]}")
-    if adapter_config.get("peft_type", "LORA") != "LORA":
-        problems.append(f"vLLM serves LoRA adapters only, this is {adapter_config.get('peft_type')}: merge instead")
-    if str(adapter_config.get("init_lora_weights", "")).startswith("pissa"):
-        problems.append("a PiSSA adapter is relative to its residual base, not the released one: merge instead")
-    if adapter_config.get("use_dora") and not serving.dora:
-        problems.append("vLLM does not serve DoRA adapters for this family: merge instead")
-    if adapter_config.get("modules_to_save") and not serving.modules_to_save:
-        problems.append(f"vLLM rejects adapters with modules_to_save {adapter_config['modules_to_save']}")
-    if added_tokens and not serving.added_tokens:
-        problems.append("the adapter adds tokens to the vocabulary, which vLLM does not serve for this family")
-    return problems
+    # The one vLLM lint (serving refuses on the same problems); reported here, not raised: the
+    # adapter is still a valid PEFT export for the hf back end and for merging.
+    problems = lint_adapter_dir(tmp, plan.view.family, base_vocab)
+    # A QLoRA adapter is served on its base quantized the same way (dayzero serve reads this from the export).
+    return ExportReport(out=tmp, merged=False, lint=[str(p) for p in problems], quantization=plan.adapter.quantization)

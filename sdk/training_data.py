@@ -1,4 +1,4 @@
-"""Between a plan and `dayzero.sdk.data`: the training chat template, and the recipe's data prepared for the stage.
+"""Between a plan and `dayzero.sdk.data`: the chat template training renders with, and the recipe's data prepared for the stage.
 
 The template rule that keeps train == serve: when the base tokenizer ships a chat template, training
 renders with that template (run in the sandbox, exactly as transformers would at serving time); when it
@@ -16,17 +16,15 @@ from .recipe.load import LoadedRecipe
 
 def training_template(plan: Plan, tokenizer: Any) -> tuple[Any, bool]:
     """(ChatTemplate, generated): the tokenizer's own template, or the family's when it has none."""
-    from dayzero import registry
     from dayzero.sdk.templates import ChatTemplate
 
-    family = registry.get(plan.model.family)
     official = getattr(tokenizer, "chat_template", None)
     if isinstance(official, str) and official:
         template = ChatTemplate.from_official(
-            official, family=family, bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or ""
+            official, family=plan.view, bos_token=tokenizer.bos_token or "", eos_token=tokenizer.eos_token or ""
         )
         return template, False
-    return ChatTemplate.for_family(family, plan.model.checkpoint), True
+    return ChatTemplate.for_view(plan.view), True
 
 
 def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> tuple[Any, Any, dict[str, Any]]:
@@ -37,7 +35,7 @@ def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> 
     if plan.rl is not None:
         return prepare_prompts(plan, loaded, template)
 
-    config = loaded.recipe.data
+    config = loaded.recipe.data.model_copy(update={"packing": plan.trainer.packing})  # compile decided it
     if plan.template.thinking is not None and config.thinking is None:
         config = config.model_copy(update={"thinking": plan.template.thinking})  # on | off | keep, as templates take it
     prepared = prepare_rows(

@@ -1,5 +1,6 @@
 """Serving facts: the vLLM architecture name is one vLLM implements, and the LoRA adapter the train
-smoke produced passes the family's vLLM adapter lint (`serving.lora`).
+smoke produced passes the one vLLM adapter lint (`sdk/serve/vllm_lint.py`: the engine table's LoRA
+facts plus the family's `serving.lora`).
 
 vLLM cannot share this environment (STACK-NOTES), so its registry is consulted only where vllm is
 importable; elsewhere the fact is recorded as not checked (a warning-level skip, not a pass).
@@ -7,7 +8,7 @@ importable; elsewhere the fact is recorded as not checked (a warning-level skip,
 
 from __future__ import annotations
 
-from ..context import Context, require_attr
+from ..context import Context
 from ..result import NotApplicable, Outcome, Unavailable
 from .base import check
 from .train import sdk_run
@@ -30,7 +31,7 @@ def vllm_architecture(ctx: Context) -> Outcome:
 
 @check("serving.adapter-lint", "the train smoke's LoRA adapter passes the family's vLLM adapter lint")
 def adapter_lint(ctx: Context) -> Outcome:
-    lint = require_attr("dayzero.sdk.serve", "lint_adapter")
+    from dayzero.sdk.serve import lint_adapter as lint
     if ctx.family.serving.vllm_architecture is None:
         raise NotApplicable("not servable by vLLM (serving.vllm_architecture is null)")
     result = sdk_run(ctx, "lora")

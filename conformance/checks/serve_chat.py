@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context import Context, require_attr
+from ..context import Context
 from ..result import Outcome
 from .base import check
 from .train import sdk_run
@@ -54,10 +54,10 @@ def _read_stream(text: str) -> tuple[str, str | None]:
 @check("serve.chat", "the exported tiny model answers through the OpenAI-compatible server (plain and streamed) and "
        "stops at end-of-turn")
 def chat(ctx: Context) -> Outcome:
-    load_service = require_attr("dayzero.sdk.serve", "load_service")
-    create_app = require_attr("dayzero.sdk.serve", "create_app")
     from fastapi.testclient import TestClient
     from transformers import AutoTokenizer
+
+    from dayzero.sdk.serve import create_app, load_service
 
     result = sdk_run(ctx, "lora")
     export_dir = result.export_dir
@@ -67,9 +67,8 @@ def chat(ctx: Context) -> Outcome:
     eot_id = tok.convert_tokens_to_ids(eot)
     tail = tok.encode(" and more", add_special_tokens=False)
     script = [*text_ids, eot_id, *tail]
-    with ctx.as_default_registry():
-        service = load_service(str(export_dir), family=ctx.family.id,
-                               logits_processor_factory=_script_factory(script))
+    # the export records the family view it was trained with: no registry lookup (nor a global swap) here
+    service = load_service(str(export_dir), logits_processor_factory=_script_factory(script))
     request = {"max_tokens": MAX_TOKENS, "temperature": 0,
                "messages": [{"role": "user", "content": "Say something about Paris."}]}
     with TestClient(create_app(service)) as client:

@@ -14,7 +14,7 @@ inputs and writes explicit artifacts into the run directory:
                         into place when complete
     logs/               the trainer's log history and tensorboard logs (when `report_to` has tensorboard)
     loss.png            the loss curve
-    export/             the verified export (see sdk.export)
+    export/             the verified export (see sdk.exporter)
 
 `--overwrite` removes exactly these (sdk.artifacts.RUN_ARTIFACTS), never other files in the directory.
 """
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero.yamlio import atomic_write_text
+from dayzero.atomic import atomic_write_text
 
 from .artifacts import check_export_target, swap_in
 from .checkpoints import newest_complete
@@ -68,25 +68,45 @@ def run(
     resume: bool = False,
     overwrite: bool = False,
     ignore_lock: bool = False,
+    strict: bool = False,
     train_dataset: Any = None,
     callbacks: list[Any] | None = None,
     console: Any = None,
+    registry: Any = None,
+    verbose: bool = False,
 ) -> RunResult:
     """Compile and run a recipe. `train_dataset` (a TRL-ready `datasets.Dataset`) skips data preparation.
+
+    ``registry``: where compile resolves the family (default: the bundled registry). It is the only
+    lookup: every stage after compile reads the Plan (`Plan.view`).
 
     `resume` continues from the run directory's newest complete checkpoint; `overwrite` removes an earlier
     run's artifacts in that directory first (nothing else); with neither, a directory holding checkpoints is
     an error. The run holds `run.lock` while it lives; an exception records `status: failed` in run.json.
+    `console`: a rich Console to draw on (default: stderr), or False for silence; `verbose` lets the
+    libraries' own logs, progress bars and warnings through (see `sdk.console`).
     """
+    from .console import RunConsole, quiet_libraries
+
+    out = RunConsole(console if console is not False else None, verbose=verbose, enabled=console is not False)
+    with quiet_libraries(verbose):
+        return _run(source, overrides, resume, overwrite, ignore_lock, train_dataset, callbacks, out,
+                    registry=registry, strict=strict)
+
+
+def _run(
+    source: Any, overrides: Any, resume: bool, overwrite: bool, ignore_lock: bool, train_dataset: Any,
+    callbacks: list[Any] | None, console: Any, *, registry: Any = None, strict: bool = False,
+) -> RunResult:
     from .compiler import compile as compile_plan
 
     loaded = load_recipe(source, overrides)
-    plan = compile_plan(loaded, ignore_lock=ignore_lock)
+    plan = compile_plan(loaded, ignore_lock=ignore_lock, registry=registry, strict=strict)
     from .launch import in_worker, run_launched
 
     if plan.distributed.launch and not in_worker():  # several processes: torchrun runs this recipe in each
         return run_launched(plan, loaded, resume=resume, overwrite=overwrite, ignore_lock=ignore_lock)
-    say = _printer(console)
+    say = console.print
     run_dir = Path(plan.run_dir)
     if not loaded.path and not run_dir.is_absolute():
         run_dir = Path.cwd() / run_dir
@@ -114,38 +134,40 @@ def run(
         with recorded(run_dir, info):
             if rank() == 0:
                 write_run_json(run_dir, info)
-            return _stages(plan, loaded, run_dir, info, say, resume=resume, replace_export=replace_export,
+            return _stages(plan, loaded, run_dir, info, console, resume=resume, replace_export=replace_export,
                            train_dataset=train_dataset, callbacks=callbacks)
     finally:
         lock.release()
 
 
 def _stages(
-    plan: Plan, loaded: LoadedRecipe, run_dir: Path, info: dict[str, Any], say: Any, *, resume: bool,
+    plan: Plan, loaded: LoadedRecipe, run_dir: Path, info: dict[str, Any], out: Any, *, resume: bool,
     replace_export: bool, train_dataset: Any, callbacks: list[Any] | None,
 ) -> RunResult:
-    """setup, data, train, export, sample: each stage's facts go into run.json as it ends."""
-    say(plan.render())
-    setup_ = setup(plan, loaded, run_dir)
+    """setup, data, train, export, sample: each stage's facts go into run.json as it ends (`out`: sdk.console)."""
+    say = out.print
+    out.plan(plan)
+    with out.stage("setup (base model, tokenizer, chat template)"):
+        setup_ = setup(plan, loaded, run_dir)
     eval_dataset = None
     if train_dataset is None:
-        train_dataset, eval_dataset, data_info = prepare_data(plan, loaded, setup_)
+        with out.stage("data"):
+            train_dataset, eval_dataset, data_info = prepare_data(plan, loaded, setup_)
     else:
         data_info = {"fingerprint": getattr(train_dataset, "_fingerprint", None), "rows": len(train_dataset)}
     info["data"] = data_info
     if rank() == 0:
         write_run_json(run_dir, info)
 
-    say(f"training: {plan.trainer.trainer}, {data_info.get('rows')} rows{skipped_rows_note(data_info)}")
     if resume:
         checkpoint, skipped = newest_complete(run_dir / "checkpoints")
         for path, reason in skipped:
             say(f"--resume: skipping {path.name}, incomplete: {reason}")
         say(f"--resume: continuing from {checkpoint.name}" if checkpoint else "--resume: no complete checkpoint; starting afresh")
         info["resumed_from"] = checkpoint.name if checkpoint else None
-    metrics, losses = train(
-        plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks, eval_dataset=eval_dataset
-    )
+    with out.stage(f"train ({plan.trainer.trainer}, {data_info.get('rows')} rows{skipped_rows_note(data_info)})"):
+        metrics, losses = train(plan, setup_, train_dataset, run_dir, resume=resume, callbacks=callbacks,
+                                progress=out.progress_callback(), eval_dataset=eval_dataset)
     result = RunResult(run_dir=run_dir, plan=plan, metrics=metrics, losses=losses)
     info.update(metrics=metrics, losses=losses, status="trained")
     from .train.sharding import leave_engine
@@ -156,23 +178,23 @@ def _stages(
     info.update(run_series(run_dir))  # eval losses and rewards per logged step, where the stage has them
     write_run_json(run_dir, info)
     with writing(run_dir / "loss.png"):
-        plot_losses(losses, run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
+        plot_losses(_history(run_dir), run_dir / "loss.png", title=f"{plan.name}: {plan.trainer.stage} / {plan.adapter.kind}")
 
     if plan.export.enabled:
-        from .export import export_run
+        from .exporter import export
 
-        say("exporting: " + "; ".join(plan.export.steps))
-        report = export_run(run_dir, out=Path(plan.export.out), overwrite=replace_export)
+        with out.stage("export (merged, verified)" if plan.export.merge else "export (adapter, linted)"):
+            report = export(run_dir, out=Path(plan.export.out), overwrite=replace_export)
         result.export_dir = report.out
         info["export"] = report.as_dict()
         write_run_json(run_dir, info)
         if plan.export.merge and loaded.recipe.sample.prompt and plan.trainer.stage != "rm":
-            result.sample = sample(report.out, loaded.recipe.sample.prompt, loaded.recipe.sample.max_new_tokens)
+            with out.stage("sample (served on loopback, OpenAI API)"):
+                result.sample = sample(report.out, loaded.recipe.sample.prompt, loaded.recipe.sample.max_new_tokens)
             info["sample"] = {"prompt": loaded.recipe.sample.prompt, "reply": result.sample}
-            shown = result.sample or "(empty: the model ended its turn at once; a tiny random model often does)"
-            say(f"served on loopback (OpenAI API)  user: {loaded.recipe.sample.prompt}\n        assistant: {shown}")
     info["status"] = "done"
     write_run_json(run_dir, info)
+    out.summary(result, loaded.recipe.sample.prompt)
     return result
 
 
@@ -188,8 +210,8 @@ def skipped_rows_note(data_info: dict[str, Any]) -> str:
 
 def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
     """The base model directory and the tokenizer, carrying the chat template training will use."""
-    from .data_bridge import training_template
     from .loading import load_tokenizer, model_dir
+    from .training_data import training_template
 
     path = model_dir(plan, run_dir, loaded.base_dir)
     tokenizer = load_tokenizer(path, plan)
@@ -202,7 +224,7 @@ def setup(plan: Plan, loaded: LoadedRecipe, run_dir: Path) -> Setup:
 def prepare_data(plan: Plan, loaded: LoadedRecipe, setup_: Setup) -> tuple[Any, Any, dict[str, Any]]:
     """The recipe's `data:` section as datasets the plan's trainer accepts (train, held-out or None), and
     facts about them."""
-    from .data_bridge import prepare
+    from .training_data import prepare
 
     return prepare(plan, loaded, setup_.tokenizer, setup_.template)
 
@@ -215,9 +237,13 @@ def train(
     *,
     resume: bool = False,
     callbacks: list[Any] | None = None,
+    progress: Any = None,
     eval_dataset: Any = None,
 ) -> tuple[dict[str, Any], list[float]]:
-    """Load the base, apply the adapter, train with TRL; save the result and the tokenizer under final/."""
+    """Load the base, apply the adapter, train with TRL; save the result and the tokenizer under final/.
+
+    `progress` (a TrainerCallback, `sdk.console`) replaces transformers' own progress bar and metric printer.
+    """
     import torch
     from transformers import set_seed
 
@@ -238,6 +264,9 @@ def train(
             plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks,
             **eval_arguments(plan, eval_dataset),
         )
+        from .console import replace_trainer_printer
+
+        replace_trainer_printer(trainer, progress)
         with writing(run_dir / "checkpoints"):  # a full disk shows first where the trainer saves checkpoints
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     history = trainer.state.log_history
@@ -257,7 +286,7 @@ def train(
     try:
         with writing(final):
             save_final(trainer, staging)  # every rank calls it (it may synchronise); only the main one writes
-            from .export import save_probe
+            from .exporter import save_probe
 
             if trainer.is_world_process_zero():
                 setup_.tokenizer.save_pretrained(str(staging))
@@ -309,11 +338,9 @@ def sample(export_dir: Path, prompt: str, max_new_tokens: int = 32) -> str:
     return str(reply["choices"][0]["message"]["content"] or "").strip()
 
 
-def _printer(console: Any) -> Any:
-    if console is False or rank() != 0:
-        return lambda text: None
-    if console is None:
-        from rich.console import Console
-
-        console = Console(stderr=True)
-    return lambda text: console.print(text, markup=False, highlight=False)
+def _history(run_dir: Path) -> list[dict[str, Any]]:
+    """The trainer's logged entries (logs/history.jsonl), for the loss plot."""
+    path = run_dir / "logs" / "history.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,0 +1,189 @@
+"""Day-0 at scale: draft the architecture section of every causal LM the installed transformers knows.
+
+For each `model_type -> class` of `MODEL_FOR_CAUSAL_LM_MAPPING_NAMES`, day0's own logic
+(`day0.walk_architecture`) instantiates the real class from its default config shrunk to a tiny
+instance and reads the layer list, attention / MLP / MoE layout and LoRA presets off it; then one
+LoRA step (peft, the drafted `all-linear` targets, one forward + backward + optimizer step on random
+ids) must run with a finite loss and move the adapter weights. What does not draft or train is
+listed with the exception's first line: that is the reason.
+
+Text architectures are those whose config has no vision / audio / speech sub-config; the others are
+swept too but counted apart (a tiny multimodal instance needs more than a text config).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+_MULTIMODAL_KEYS = (
+    "vision_config",
+    "audio_config",
+    "speech_config",
+    "vq_config",
+    "image_size",
+    "vision_tower",
+)
+
+
+@dataclass
+class SweepRow:
+    model_type: str
+    architecture: str
+    text: bool
+    drafted: bool
+    trained: bool
+    targets: list[str]
+    reason: str | None
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def causal_lm_classes() -> dict[str, str]:
+    """model_type -> class name, as the installed transformers maps causal LMs."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    return dict(sorted(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.items()))
+
+
+def _is_text(model_type: str) -> bool:
+    from transformers import AutoConfig
+
+    try:
+        cfg = AutoConfig.for_model(model_type)
+    except Exception:  # a config that cannot even be built: judged as text, and reported by the draft step
+        return True
+    return not any(getattr(cfg, key, None) is not None for key in _MULTIMODAL_KEYS)
+
+
+def _one_lora_step(model_type: str, arch: str, section: dict[str, Any]) -> None:
+    import torch
+    import transformers
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig
+
+    targets = section["lora"]["all-linear"]
+    if not targets:
+        raise RuntimeError("no LoRA targets drafted (no Linear layer found in a decoder layer)")
+    torch.manual_seed(0)
+    model = getattr(transformers, arch)(AutoConfig.for_model(model_type, **section["tiny"]))
+    peft_model = get_peft_model(
+        model, LoraConfig(r=4, lora_alpha=8, target_modules=targets, lora_dropout=0.0)
+    )
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    before = [p.detach().clone() for p in trainable]
+    opt = torch.optim.AdamW(trainable, lr=1e-2)
+    vocab = int(getattr(model.config, "vocab_size", None) or section["tiny"]["vocab_size"])
+    ids = torch.randint(3, min(vocab, 500), (2, 16))
+    out = peft_model(input_ids=ids, labels=ids, use_cache=False)  # training: no cache (hybrid linear attention)
+    loss = out.loss
+    if loss is None or not torch.isfinite(loss):
+        raise RuntimeError(f"loss is {loss}")
+    loss.backward()
+    opt.step()
+    if not any(not torch.equal(a, b.detach()) for a, b in zip(before, trainable, strict=True)):
+        raise RuntimeError("the LoRA step moved no adapter weight")
+
+
+MAX_TINY_PARAMETERS = 60_000_000
+
+
+def _default_config(model_type: str) -> dict[str, Any]:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.for_model(model_type).to_dict()
+    except Exception:
+        return {}
+
+
+def _meta_parameters(model_type: str, arch: str) -> int:
+    """Parameter count of day0's tiny instance, built on the meta device (no memory)."""
+    import torch
+    import transformers
+    from transformers import AutoConfig
+
+    from .day0 import TINY, _tiny_heads, _tiny_moe
+
+    defaults = _default_config(model_type)
+    with torch.device("meta"):
+        model = getattr(transformers, arch)(
+            AutoConfig.for_model(model_type, **TINY, **_tiny_moe(defaults), **_tiny_heads(defaults))
+        )
+    return sum(p.numel() for p in model.parameters())
+
+
+def sweep_one(model_type: str, arch: str) -> SweepRow:
+    """Draft (architecture section) and one LoRA step for one architecture; never raises."""
+    from .day0 import walk_architecture
+
+    start = time.perf_counter()
+    text = _is_text(model_type)
+    drafted, trained, targets, reason = False, False, [], None
+    if not text:  # its default config builds a full-size vision / audio tower: not a tiny instance
+        reason = (
+            "multimodal config (vision/audio sub-config): not swept; a tiny instance needs a tiny tower too"
+        )
+        return SweepRow(model_type, arch, text, drafted, trained, targets, reason, 0.0)
+    try:
+        too_big = _meta_parameters(model_type, arch)
+        if too_big > MAX_TINY_PARAMETERS:
+            raise RuntimeError(
+                f"the shrunk config still has {too_big / 1e6:.0f}M parameters (sub-configs or "
+                "non-standard size keys that day0's tiny sizes do not reach)"
+            )
+        # the default config's own keys (expert counts, per-head sizes) are what day0 shrinks, as for a release
+        section = walk_architecture(
+            {**_default_config(model_type), "architectures": [arch], "model_type": model_type}
+        )
+        drafted, targets = True, list(section["lora"]["all-linear"])
+        _one_lora_step(model_type, arch, section)
+        trained = True
+    except Exception as exc:  # the reason is the result
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:240] if str(exc).strip() else ''}"
+    return SweepRow(
+        model_type, arch, text, drafted, trained, targets, reason, round(time.perf_counter() - start, 2)
+    )
+
+
+def summarize(rows: list[SweepRow]) -> dict[str, Any]:
+    text = [r for r in rows if r.text]
+    ok = [r for r in text if r.drafted and r.trained]
+    return {
+        "architectures": len(rows),
+        "text_architectures": len(text),
+        "text_drafted_and_trained": len(ok),
+        "text_share": round(len(ok) / len(text), 4) if text else 0.0,
+        "multimodal_drafted_and_trained": sum(r.drafted and r.trained for r in rows if not r.text),
+        "failures": {
+            f"{r.model_type} ({r.architecture})": r.reason for r in rows if not (r.drafted and r.trained)
+        },
+    }
+
+
+def sweep_markdown(result: dict[str, Any]) -> str:
+    """The sweep as a page of the support matrix (`conformance/reports/day0-sweep.md`)."""
+    s = result["summary"]
+    lines = [
+        "# Day-0 sweep",
+        "",
+        f"transformers {result.get('transformers')}: every `MODEL_FOR_CAUSAL_LM_MAPPING_NAMES` architecture, its "
+        "default config shrunk to day0's tiny sizes, drafted (`day0.walk_architecture`) and trained one LoRA step "
+        "(`benchmarks/day0_sweep.py`).",
+        "",
+        f"**{s['text_drafted_and_trained']} of {s['text_architectures']} text architectures "
+        f"({100 * s['text_share']:.1f} %) draft and train**; {s['architectures']} architectures in all.",
+        "",
+        "| model_type | class | text | drafted | trained | LoRA targets / reason |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        what = ", ".join(r["targets"]) if r["trained"] else (r["reason"] or "").replace("|", "\\|")
+        lines.append(
+            f"| {r['model_type']} | {r['architecture']} | {'yes' if r['text'] else 'no'} | "
+            f"{'yes' if r['drafted'] else 'no'} | {'yes' if r['trained'] else 'no'} | {what} |"
+        )
+    return "\n".join(lines) + "\n"
