@@ -335,7 +335,7 @@ def _verify(export_dir: Path, gguf_path: Path, gguf_type: str) -> tuple[float, f
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
-    from .export import probe_batch
+    from .exporter import probe_batch
 
     _check_metadata(export_dir, gguf_path)
     tokenizer = AutoTokenizer.from_pretrained(str(export_dir))

@@ -150,7 +150,9 @@ def preview(
         if isinstance(row, Problem):  # a row training would skip (on_error: skip) or stop at (raise)
             console.print(Text(f"skipped {row.origin}: {row.reason}: {row.detail}", style="bold red"), soft_wrap=True)
             continue
-        console.rule(f"{row.origin}  ({row.tokens} tokens, {row.trained_tokens} trained)")
+        # a header line, not a rule: rich cuts a rule's title to the width, and the row's file:line must stay whole
+        console.print(Text(f"── {row.origin}  ({row.tokens} tokens, {row.trained_tokens} trained)", style="bold"),
+                      soft_wrap=True)
         text = Text()
         for piece in row.pieces:
             if piece.label:
