@@ -127,7 +127,8 @@ def compile(
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
     rl = rl_plan(r, loaded, family, cuda, problems)
     trainer = _trainer_plan(r, cuda and bf16, cuda, problems)
-    head = choose_head(r.method.stage, cuda=cuda, requested=r.train.lm_head, moe=family.architecture.moe is not None)
+    head = choose_head(r.method.stage, cuda=cuda, requested=r.train.lm_head, moe=family.architecture.moe is not None,
+                       sharded=r.distributed.strategy in ("fsdp2", "deepspeed") and r.distributed.world_size > 1)
     trainer = trainer.model_copy(update={"lm_head": head.head, "lm_head_reason": head.reason})
     for target in r.train.report_list():  # caught here rather than by TrainingArguments after the model loaded
         if importlib.util.find_spec(target) is None:

@@ -104,3 +104,11 @@ def test_the_plan_records_the_head() -> None:
     forced = compile_plan("quickstart", cuda=False, overrides=["train.lm_head=trl"])
     assert forced.trainer.lm_head == "trl" and "recipe" in forced.trainer.lm_head_reason
     assert cpu.cost is not None and cpu.cost.trainable and "peak memory" in cpu.render()
+
+
+def test_sharded_runs_keep_trls_head() -> None:
+    """Under FSDP2 the LM head's weight is a DTensor shard, which the chunked head cannot multiply with."""
+    from dayzero.sdk.train.head_choice import choose_head
+
+    assert choose_head("sft", cuda=False).head == "chunked"
+    assert choose_head("sft", cuda=False, sharded=True).head == "trl"

@@ -30,7 +30,9 @@ class HeadChoice:
     reason: str
 
 
-def choose_head(stage: str, *, cuda: bool, requested: str = "auto", moe: bool = False) -> HeadChoice:
+def choose_head(
+    stage: str, *, cuda: bool, requested: str = "auto", moe: bool = False, sharded: bool = False
+) -> HeadChoice:
     """The LM head for a run: the recipe's `train.lm_head` when it names one, else by device and architecture."""
     if stage == "grpo":
         return HeadChoice("trl", "GRPO keeps TRL's fused head (the chunked head is not measured on its rollouts)")
@@ -40,6 +42,8 @@ def choose_head(stage: str, *, cuda: bool, requested: str = "auto", moe: bool = 
         return HeadChoice(requested, "set by the recipe (`train.lm_head`)")
     if moe:
         return HeadChoice("trl", "a MoE model: TRL's fused head adds the router's load-balancing loss")
+    if sharded:  # FSDP2 / ZeRO-3 hold lm_head as a shard (a DTensor or a partition): the chunked head reads it whole
+        return HeadChoice("trl", "sharded weights (FSDP2 / DeepSpeed): TRL's head runs inside the engine's gathering")
     if cuda:
         return HeadChoice("trl", "CUDA: TRL's fused head runs as a Triton kernel and never builds the full logits")
     return HeadChoice(
