@@ -1,0 +1,150 @@
+"""Variants of existing families resolve to the right entry, and the checks that promoted families rely on
+are right about the official sources (reference data, ../shared/reference, skipped without it).
+
+Expected values come from the official templates and llama.cpp's vectors, never from dayzero's own output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dayzero import registry
+from dayzero.conformance.release_files import openvino_entry, write_release
+from dayzero.registry.view import apply_overrides
+from dayzero.sdk.templates import battery
+from dayzero.sdk.templates.chat_template import ChatTemplate
+from dayzero.sdk.templates.parity import load_official
+from dayzero.sdk.templates.sandbox import render_official
+
+
+@pytest.mark.parametrize(
+    ("hub_id", "family_id", "reasoning"),
+    [
+        ("Qwen/QwQ-32B", "qwq", "always"),
+        ("Qwen/Qwen3-4B-Thinking-2507", "qwen3", "always"),
+        ("Qwen/Qwen3-4B-Instruct-2507", "qwen3", "none"),
+        ("Qwen/Qwen3-8B", "qwen3", "hybrid"),
+        ("01-ai/Yi-1.5-34B-Chat", "yi", "none"),
+        ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "deepseek-r1-distill-llama", "always"),
+    ],
+)
+def test_variant_hub_ids_resolve_with_their_reasoning_mode(hub_id: str, family_id: str, reasoning: str) -> None:
+    res = registry.resolve(hub_id)
+    assert (res.family.id, res.matched_by) == (family_id, "hub_id")
+    mode = apply_overrides(res.family, res.checkpoint).template.reasoning.mode
+    assert str(getattr(mode, "value", mode)) == reasoning
+
+
+def _qwen2_folder(reference: Path, out: Path, hub_id: str) -> Path:
+    """A Qwen2ForCausalLM release folder: tokens and chat template from openvino.genai's table for `hub_id`;
+    config: Qwen2.5's architecture, model type and 152064-token vocabulary (QwQ-32B is Qwen2.5-32B's shape)."""
+    entry = openvino_entry(reference, hub_id)
+    return write_release(
+        out,
+        config={"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 152064},
+        tokens=entry,
+    )
+
+
+def test_a_qwq_folder_resolves_to_qwq_not_qwen2(reference_dir: Path, tmp_path: Path) -> None:
+    """By config QwQ is Qwen2.5; its own chat template (the `when` of qwq) tells it apart, verified."""
+    res = registry.resolve(_qwen2_folder(reference_dir, tmp_path / "qwq", "Qwen/QwQ-32B"))
+    assert (res.family.id, res.matched_by, res.verified) == ("qwq", "config", True)
+    assert res.family.template.reasoning.on_prompt == "<think>\n"
+
+
+def test_qwq_when_is_the_release_template_byte_for_byte(reference_dir: Path) -> None:
+    """The discriminator is the release's own file: llama.cpp's copy and openvino.genai's agree with it."""
+    when = registry.get("qwq").match.when["tokenizer_config.chat_template"]
+    assert when == (reference_dir / "llama.cpp/models/templates/Qwen-QwQ-32B.jinja").read_text(encoding="utf-8")
+    assert when == openvino_entry(reference_dir, "Qwen/QwQ-32B")["chat_template"]
+
+
+def test_qwq_generation_prompt_opens_think_as_the_official_template(reference_dir: Path) -> None:
+    fam = registry.get("qwq")
+    official = load_official(fam.template.official, reference_dir)
+    messages = [{"role": "user", "content": "2+2?"}]
+    want = render_official(official, messages, add_generation_prompt=True)
+    assert want.endswith("<|im_start|>assistant\n<think>\n")
+    assert ChatTemplate.for_family(fam).render(messages, add_generation_prompt=True) == want
+
+
+def test_starcoder2_deviations_are_only_the_trailing_response_header(reference_dir: Path) -> None:
+    """The official StarCoder2-Instruct template appends `### Response\\n` even without a generation prompt;
+    every recorded deviation must be exactly that, nothing else."""
+    fam = registry.get("starcoder2-instruct")
+    tpl = ChatTemplate.for_family(fam)
+    official = load_official(fam.template.official, reference_dir)
+    cases = {c.id: c for c in battery.cases()}
+    assert fam.template.deviations
+    for dev in fam.template.deviations:
+        case = cases[dev.case]
+        ours = tpl.render(case.messages)
+        theirs = render_official(official, case.messages, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+        assert theirs == ours + "### Response\n", dev.case
+
+
+@pytest.mark.parametrize(
+    ("family_id", "want"),
+    [
+        # openvino.genai's CohereLabs/c4ai-command-r7b-12-2024 template, non-document branch, read by hand:
+        # an empty system turn when there is no system message, stripped user/assistant content.
+        ("command-r7b", "<BOS_TOKEN><|START_OF_TURN_TOKEN|><|SYSTEM_TOKEN|><|END_OF_TURN_TOKEN|>"
+                        "<|START_OF_TURN_TOKEN|><|USER_TOKEN|>hi<|END_OF_TURN_TOKEN|>"
+                        "<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|><|START_RESPONSE|>yo<|END_RESPONSE|><|END_OF_TURN_TOKEN|>"),
+        # allenai/OLMo-7B-0724-Instruct-hf: `{{ eos_token }}` first, then `<|user|>\n...\n`.
+        ("olmo", "<|endoftext|><|user|>\nhi\n<|assistant|>\nyo<|endoftext|>\n"),
+        # 01-ai/Yi-1.5-34B-Chat without a system message: plain ChatML turns.
+        ("yi", "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"),
+    ],
+)
+def test_promoted_formats_render_the_hand_read_official_text(family_id: str, want: str) -> None:
+    messages = [{"role": "user", "content": " hi "}, {"role": "assistant", "content": " yo\n"}]
+    if family_id != "command-r7b":
+        messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    assert ChatTemplate.for_family(registry.get(family_id)).render(messages) == want
+
+
+def test_yi_writes_the_system_text_raw(reference_dir: Path) -> None:
+    fam = registry.get("yi")
+    official = load_official(fam.template.official, reference_dir)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
+    want = render_official(official, messages, add_generation_prompt=True)
+    assert want.startswith("Be brief.<|im_start|>user\nhi<|im_end|>\n")
+    assert ChatTemplate.for_family(fam).render(messages, add_generation_prompt=True) == want
+
+
+@pytest.mark.slow
+def test_llama_spm_vocabulary_reproduces_llama_cpp_vectors_with_its_dummy_prefix(reference_dir: Path) -> None:
+    """llama.cpp's expected ids for ' Hello' are [29871, 15043] (`▁` + `▁Hello`): sentencepiece's dummy prefix."""
+    from dayzero.conformance.checks.tokenizer import _gguf_tokenizer, read_vectors
+
+    stem = reference_dir / "llama.cpp/models/ggml-vocab-llama-spm.gguf"
+    if not stem.is_file():
+        pytest.skip(f"{stem} is absent (only .inp/.out)")
+    tok = _gguf_tokenizer(str(stem))
+    pairs = read_vectors(stem)
+    assert dict(pairs)[" Hello"] == [29871, 15043]
+    bad = [t for t, ids in pairs if tok.encode(t, add_special_tokens=False) != ids]
+    assert bad == []
+
+
+def test_token_parity_fallback_only_for_the_none_dropping_cause(reference_dir: Path) -> None:
+    """DeepSeek-R1's template fails on OpenAI's `content: None` only once the key is dropped (what transformers
+    does); a template that fails for another reason gets no fallback."""
+    from dayzero.conformance.checks.template import _official_without_none_drop
+    from dayzero.sdk.tiny import tiny_tokenizer
+
+    fam = registry.get("deepseek-r1-distill")
+    tpl, tok = ChatTemplate.for_family(fam), tiny_tokenizer(fam)
+    official = load_official(fam.template.official, reference_dir)
+    case = next(c for c in battery.cases() if c.id == "openai_parallel_calls")
+    kw = {"tools": None, "add_generation_prompt": False}
+    ids = _official_without_none_drop(tpl, tok, official, case, kw, {})
+    assert ids is not None and ids == tok(tpl.render(case.messages), add_special_tokens=False)["input_ids"]
+    broken = "{{ raise_exception('always') }}"
+    assert _official_without_none_drop(tpl, tok, broken, case, kw, {}) is None
+    plain = next(c for c in battery.cases() if c.id == "single")
+    assert _official_without_none_drop(tpl, tok, official, plain, kw, {}) is None
