@@ -148,3 +148,57 @@ def test_token_parity_fallback_only_for_the_none_dropping_cause(reference_dir: P
     assert _official_without_none_drop(tpl, tok, broken, case, kw, {}) is None
     plain = next(c for c in battery.cases() if c.id == "single")
     assert _official_without_none_drop(tpl, tok, official, plain, kw, {}) is None
+
+
+def _phi4_folder(reference: Path, out: Path, hub_id: str) -> Path:
+    """A Phi3ForCausalLM release: tokens and template from openvino.genai's table for `hub_id`; config: Phi-4's
+    class, model type and 100352-token vocabulary (Phi-4-reasoning is fine-tuned from Phi-4)."""
+    entry = openvino_entry(reference, hub_id)
+    return write_release(
+        out, config={"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "vocab_size": 100352}, tokens=entry
+    )
+
+
+def test_phi4_reasoning_when_refines_phi4s(reference_dir: Path, tmp_path: Path) -> None:
+    """Both `when`s hold for a Phi-4-reasoning folder; the one that adds the template condition wins. A Phi-4
+    folder still resolves to phi4."""
+    res = registry.resolve(_phi4_folder(reference_dir, tmp_path / "r", "microsoft/Phi-4-reasoning"))
+    assert (res.family.id, res.matched_by, res.verified) == ("phi4-reasoning", "config", True)
+    res = registry.resolve(_phi4_folder(reference_dir, tmp_path / "p", "microsoft/phi-4"))
+    assert (res.family.id, res.matched_by) == ("phi4", "config")
+
+
+def test_phi4_reasoning_always_writes_its_system_prompt(reference_dir: Path) -> None:
+    fam = registry.get("phi4-reasoning")
+    official = load_official(fam.template.official, reference_dir)
+    messages = [{"role": "system", "content": "Ignored."}, {"role": "user", "content": "2+2?"}]
+    want = render_official(official, messages, add_generation_prompt=True)
+    assert "Ignored." not in want and want.startswith("<|im_start|>system<|im_sep|>You are Phi, ")
+    assert ChatTemplate.for_family(fam).render(messages, add_generation_prompt=True) == want
+
+
+def test_qwen3_instruct_2507_renders_as_trls_copy_of_its_template(reference_dir: Path) -> None:
+    """trl/chat_templates/qwen3_instruct_2507.jinja (Qwen3-4B-Instruct-2507): no think blocks anywhere."""
+    official = (reference_dir / "trl/trl/chat_templates/qwen3_instruct_2507.jinja").read_text(encoding="utf-8")
+    tpl = ChatTemplate.for_family("qwen3", "Qwen/Qwen3-4B-Instruct-2507")
+    compared = 0
+    for case in battery.cases():
+        if case.thinking or "reasoning" in case.needs or case.id.startswith("openai_"):
+            continue
+        kw = {"tools": case.tools, "add_generation_prompt": case.add_generation_prompt}
+        assert tpl.render(case.messages, **kw) == render_official(official, case.messages, **kw), case.id
+        compared += 1
+    assert compared >= 10
+
+
+def test_qwen3_thinking_2507_prompt_opens_the_reasoning_block() -> None:
+    """The Thinking-2507 template ends its generation prompt with `<think>\\n` (the model writes only the close);
+    the hybrid Qwen3 prompt does not."""
+    messages = [{"role": "user", "content": "2+2?"}]
+    thinking = ChatTemplate.for_family("qwen3", "Qwen/Qwen3-4B-Thinking-2507").render(messages, add_generation_prompt=True)
+    assert thinking.endswith("<|im_start|>assistant\n<think>\n")
+    hybrid = ChatTemplate.for_family("qwen3", "Qwen/Qwen3-8B").render(messages, add_generation_prompt=True)
+    assert hybrid.endswith("<|im_start|>assistant\n")
+    trained = [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4", "reasoning_content": "Sum."}]
+    assert ChatTemplate.for_family("qwen3", "Qwen/Qwen3-4B-Thinking-2507").render(trained) == \
+        ChatTemplate.for_family("qwen3", "Qwen/Qwen3-8B").render(trained)
