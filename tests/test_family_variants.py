@@ -202,3 +202,34 @@ def test_qwen3_thinking_2507_prompt_opens_the_reasoning_block() -> None:
     trained = [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4", "reasoning_content": "Sum."}]
     assert ChatTemplate.for_family("qwen3", "Qwen/Qwen3-4B-Thinking-2507").render(trained) == \
         ChatTemplate.for_family("qwen3", "Qwen/Qwen3-8B").render(trained)
+
+
+def _hfjs_case(reference: Path, name: str) -> dict:
+    import json
+
+    data = json.loads((reference / "huggingface.js/jinja-e2e-expected.json").read_text(encoding="utf-8"))
+    return next(c for c in data["cases"] if c["name"] == name)
+
+
+def test_zephyr_renders_huggingface_js_expected_text(reference_dir: Path) -> None:
+    """huggingface.js's e2e test pins zephyr-7b-beta's render (with and without the generation prompt)."""
+    tpl = ChatTemplate.for_family("zephyr")
+    for name in ("HuggingFaceH4/zephyr-7b-beta (add_generation_prompt=false)",
+                 "HuggingFaceH4/zephyr-7b-beta (add_generation_prompt=true)"):
+        case = _hfjs_case(reference_dir, name)
+        data = case["data"]
+        got = tpl.render(data["messages"], add_generation_prompt=data["add_generation_prompt"])
+        assert got == case["target"], name
+
+
+def test_a_zephyr_folder_resolves_to_zephyr_and_mistral_v01_does_not(reference_dir: Path, tmp_path: Path) -> None:
+    """Mistral 7B v0.1's config (32000-token vocabulary) with Zephyr's template is zephyr; with Mistral-Instruct
+    v0.1's own template (huggingface.js) it is not claimed by zephyr."""
+    config = {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": 32000}
+    tokens = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"}
+    zephyr = _hfjs_case(reference_dir, "HuggingFaceH4/zephyr-7b-beta (add_generation_prompt=false)")["chat_template"]
+    res = registry.resolve(write_release(tmp_path / "z", config=config, tokens={**tokens, "chat_template": zephyr}))
+    assert (res.family.id, res.matched_by, res.verified) == ("zephyr", "config", True)
+    mistral = _hfjs_case(reference_dir, "TheBloke/Mistral-7B-Instruct-v0.1-GPTQ")["chat_template"]
+    res = registry.resolve(write_release(tmp_path / "m", config=config, tokens={**tokens, "chat_template": mistral}))
+    assert res.family.id != "zephyr"
