@@ -233,3 +233,31 @@ def test_a_zephyr_folder_resolves_to_zephyr_and_mistral_v01_does_not(reference_d
     mistral = _hfjs_case(reference_dir, "TheBloke/Mistral-7B-Instruct-v0.1-GPTQ")["chat_template"]
     res = registry.resolve(write_release(tmp_path / "m", config=config, tokens={**tokens, "chat_template": mistral}))
     assert res.family.id != "zephyr"
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["minja/tests_files/Qwen-Qwen3-Coder-30B-A3B-Instruct.jinja", "llama.cpp-2026/models/templates/Qwen3-Coder.jinja"],
+)
+def test_a_qwen3_coder_folder_is_not_silently_qwen3_moe(reference_dir: Path, tmp_path: Path, template: str) -> None:
+    """Qwen3-Coder shares Qwen3-MoE's class and tokens; its template (XML tool calls, no thinking) does not render
+    like qwen3-moe's format or any of its checkpoint overrides, so the config match is reported unverified."""
+    source = (reference_dir / template).read_text(encoding="utf-8")
+    folder = write_release(
+        tmp_path / "coder",
+        config={"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "vocab_size": 151936},
+        tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "chat_template": source},
+    )
+    res = registry.resolve(folder)
+    assert res.family.id == "qwen3-moe" and res.matched_by == "config"
+    assert not res.verified and any("chat template" in c for c in res.conflicts)
+
+
+def test_a_qwen3_instruct_2507_folder_is_verified(reference_dir: Path, tmp_path: Path) -> None:
+    """Matched by config to the hybrid qwen3, the Instruct-2507 template (TRL's copy) agrees with the Instruct-2507
+    override (reasoning: none), so it is not a conflict (the tools block compared too)."""
+    config = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 151936}
+    tokens = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}
+    instruct = (reference_dir / "trl/trl/chat_templates/qwen3_instruct_2507.jinja").read_text(encoding="utf-8")
+    res = registry.resolve(write_release(tmp_path / "i", config=config, tokens={**tokens, "chat_template": instruct}))
+    assert (res.family.id, res.verified) == ("qwen3", True), res.conflicts
