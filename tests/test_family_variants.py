@@ -28,6 +28,10 @@ from dayzero.sdk.templates.sandbox import render_official
         ("Qwen/Qwen3-8B", "qwen3", "hybrid"),
         ("01-ai/Yi-1.5-34B-Chat", "yi", "none"),
         ("deepseek-ai/DeepSeek-R1-Distill-Llama-8B", "deepseek-r1-distill-llama", "always"),
+        ("Qwen/Qwen3-30B-A3B-Thinking-2507", "qwen3-moe", "always"),
+        ("Qwen/Qwen3-Coder-30B-A3B-Instruct", "qwen3-coder", "none"),
+        ("microsoft/Phi-4-reasoning", "phi4-reasoning", "always"),
+        ("HuggingFaceH4/zephyr-7b-beta", "zephyr", "none"),
     ],
 )
 def test_variant_hub_ids_resolve_with_their_reasoning_mode(hub_id: str, family_id: str, reasoning: str) -> None:
@@ -235,19 +239,28 @@ def test_a_zephyr_folder_resolves_to_zephyr_and_mistral_v01_does_not(reference_d
     assert res.family.id != "zephyr"
 
 
-@pytest.mark.parametrize(
-    "template",
-    ["minja/tests_files/Qwen-Qwen3-Coder-30B-A3B-Instruct.jinja", "llama.cpp-2026/models/templates/Qwen3-Coder.jinja"],
-)
-def test_a_qwen3_coder_folder_is_not_silently_qwen3_moe(reference_dir: Path, tmp_path: Path, template: str) -> None:
-    """Qwen3-Coder shares Qwen3-MoE's class and tokens; its template (XML tool calls, no thinking) does not render
-    like qwen3-moe's format or any of its checkpoint overrides, so the config match is reported unverified."""
-    source = (reference_dir / template).read_text(encoding="utf-8")
-    folder = write_release(
-        tmp_path / "coder",
+def _qwen3_moe_folder(reference: Path, out: Path, template: str) -> Path:
+    """A Qwen3MoeForCausalLM release with Qwen3's tokens and the chat template at `template` (reference data)."""
+    source = (reference / template).read_text(encoding="utf-8")
+    return write_release(
+        out,
         config={"architectures": ["Qwen3MoeForCausalLM"], "model_type": "qwen3_moe", "vocab_size": 151936},
         tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "chat_template": source},
     )
+
+
+def test_a_qwen3_coder_folder_resolves_to_qwen3_coder(reference_dir: Path, tmp_path: Path) -> None:
+    folder = _qwen3_moe_folder(reference_dir, tmp_path / "c", "minja/tests_files/Qwen-Qwen3-Coder-30B-A3B-Instruct.jinja")
+    res = registry.resolve(folder)
+    assert (res.family.id, res.matched_by, res.verified) == ("qwen3-coder", "config", True)
+    assert not res.family.template.tool_dialect  # its XML tool calls are not modelled: refused, not written as Hermes
+
+
+def test_another_qwen3_coder_template_is_not_silently_qwen3_moe(reference_dir: Path, tmp_path: Path) -> None:
+    """llama.cpp's edited copy of the Coder template is not the release's, so qwen3-coder's `when` does not hold and
+    the config falls to qwen3-moe; the Coder tools block (XML) is not Qwen3's (Hermes) in any of qwen3-moe's variants,
+    so the match is reported unverified instead of serving Hermes tools to a Coder model."""
+    folder = _qwen3_moe_folder(reference_dir, tmp_path / "c", "llama.cpp-2026/models/templates/Qwen3-Coder.jinja")
     res = registry.resolve(folder)
     assert res.family.id == "qwen3-moe" and res.matched_by == "config"
     assert not res.verified and any("chat template" in c for c in res.conflicts)
