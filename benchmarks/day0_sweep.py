@@ -49,10 +49,10 @@ def main() -> None:
     }
     write_result("day0_sweep", result, args.out)
     if not wanted:  # the full table is published on the support matrix
+        from dayzero.atomic import atomic_write_text
         from dayzero.conformance.matrix import SWEEP_PAGE
         from dayzero.conformance.report import default_report_dir
         from dayzero.conformance.sweep import sweep_markdown
-        from dayzero.yamlio import atomic_write_text
 
         page = default_report_dir() / SWEEP_PAGE
         atomic_write_text(page, sweep_markdown(result))

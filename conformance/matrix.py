@@ -1,4 +1,4 @@
-"""The support matrix: one static HTML page, families x checks, each row linking to its report.
+"""The support matrix: one static HTML page, families x checks, each row linking to its family's page.
 
 Built from the reports on disk (not by running anything), so it always shows what was recorded.
 No JavaScript and no external assets: the page opens from a file, a CI artifact or GitHub Pages.
@@ -13,6 +13,7 @@ from typing import Any
 
 from dayzero.atomic import atomic_write_text
 
+from .family_page import modality, page_name, write_family_pages
 from .report import content_sha256
 
 SWEEP_PAGE = "day0-sweep.md"
@@ -61,9 +62,9 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         fam = registry.families[fid]
         status_cls = "supported" if fam.status == "supported" else ""
         hub_ids = [c.hf for c in fam.checkpoints] + [c.modelscope for c in fam.checkpoints if c.modelscope]
-        cells = [f'<td class="family"><a href="{html.escape(fid)}.md">{html.escape(fid)}</a></td>',
+        cells = [f'<td class="family"><a href="{html.escape(page_name(fid))}">{html.escape(fid)}</a></td>',
                  f'<td class="{status_cls}">{html.escape(str(fam.status))}</td>',
-                 "<td>text</td>",  # every family is a text (causal LM) entry; the schema has no other modality yet
+                 f"<td>{html.escape(modality(fam))}</td>",
                  f'<td title="{html.escape(chr(10).join(hub_ids), quote=True)}">{len(fam.checkpoints)}</td>']
         if rep is None:
             cells.append(f'<td colspan="{len(check_ids) + 1}">no report</td>')
@@ -108,6 +109,8 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
 
 
 def write_matrix(registry: Any, report_dir: Path) -> Path:
+    """`index.html` and the page of every family it links (`family_page.py`)."""
     path = report_dir / "index.html"
     atomic_write_text(path, render_matrix(registry, report_dir))
+    write_family_pages(registry, report_dir, {fid: _load(report_dir, fid) for fid in registry.families})
     return path

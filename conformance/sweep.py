@@ -7,8 +7,10 @@ LoRA step (peft, the drafted `all-linear` targets, one forward + backward + opti
 ids) must run with a finite loss and move the adapter weights. What does not draft or train is
 listed with the exception's first line: that is the reason.
 
-Text architectures are those whose config has no vision / audio / speech sub-config; the others are
-swept too but counted apart (a tiny multimodal instance needs more than a text config).
+Text architectures are those whose config class has no vision / audio / speech sub-config (set, or
+declared in its `sub_configs`); the others are listed but counted apart (a tiny multimodal instance
+needs more than a text config). `NOT_TEXT` lists the few text-config classes that are no text causal
+LM, with the reason; they are counted apart too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ _MULTIMODAL_KEYS = (
     "image_size",
     "vision_tower",
 )
+
+
+NOT_TEXT = {
+    "musicgen": "decodes EnCodec audio codebooks (its ids are audio codes in parallel streams): an audio model",
+    "musicgen_melody": "decodes EnCodec audio codebooks conditioned on a melody: an audio model",
+}
+"""model_type -> why a causal-LM class with a text-only config is no text causal LM (counted apart)."""
 
 
 @dataclass
@@ -56,7 +65,8 @@ def _is_text(model_type: str) -> bool:
         cfg = AutoConfig.for_model(model_type)
     except Exception:  # a config that cannot even be built: judged as text, and reported by the draft step
         return True
-    return not any(getattr(cfg, key, None) is not None for key in _MULTIMODAL_KEYS)
+    declared = getattr(type(cfg), "sub_configs", None) or {}  # a tower the class declares, even if unset by default
+    return not any(getattr(cfg, key, None) is not None or key in declared for key in _MULTIMODAL_KEYS)
 
 
 def _one_lora_step(model_type: str, arch: str, section: dict[str, Any]) -> None:
@@ -106,13 +116,11 @@ def _meta_parameters(model_type: str, arch: str) -> int:
     import transformers
     from transformers import AutoConfig
 
-    from .day0 import TINY, _tiny_heads, _tiny_moe
+    from .day0 import tiny_config
 
-    defaults = _default_config(model_type)
+    defaults = {**_default_config(model_type), "model_type": model_type}
     with torch.device("meta"):
-        model = getattr(transformers, arch)(
-            AutoConfig.for_model(model_type, **TINY, **_tiny_moe(defaults), **_tiny_heads(defaults))
-        )
+        model = getattr(transformers, arch)(AutoConfig.for_model(model_type, **tiny_config(defaults)))
     return sum(p.numel() for p in model.parameters())
 
 
@@ -121,8 +129,10 @@ def sweep_one(model_type: str, arch: str) -> SweepRow:
     from .day0 import walk_architecture
 
     start = time.perf_counter()
-    text = _is_text(model_type)
     drafted, trained, targets, reason = False, False, [], None
+    if model_type in NOT_TEXT:
+        return SweepRow(model_type, arch, False, drafted, trained, targets, f"not a text model: {NOT_TEXT[model_type]}", 0.0)
+    text = _is_text(model_type)
     if not text:  # its default config builds a full-size vision / audio tower: not a tiny instance
         reason = (
             "multimodal config (vision/audio sub-config): not swept; a tiny instance needs a tiny tower too"
@@ -186,4 +196,11 @@ def sweep_markdown(result: dict[str, Any]) -> str:
             f"| {r['model_type']} | {r['architecture']} | {'yes' if r['text'] else 'no'} | "
             f"{'yes' if r['drafted'] else 'no'} | {'yes' if r['trained'] else 'no'} | {what} |"
         )
+    from .tiny_config import PER_ARCHITECTURE
+
+    lines += ["", "## Per-architecture entries", "",
+              "Config overrides no generic rule of `conformance/tiny_config.py` gives, each with its reason:", ""]
+    lines += [f"- `{mt}`: `{overrides}`: {reason}" for mt, (overrides, reason) in sorted(PER_ARCHITECTURE.items())]
+    lines += ["", "Causal-LM classes with a text-only config that are no text model (counted apart):", ""]
+    lines += [f"- `{mt}`: {reason}" for mt, reason in sorted(NOT_TEXT.items())]
     return "\n".join(lines) + "\n"

@@ -1,9 +1,11 @@
 """The day-0 sweep on a sample of architectures (the full table: benchmarks/day0_sweep.py, minutes).
 
 Sampled: a dense decoder (llama), an MoE with fused experts (qwen3_moe), GPT-2's Conv1D projections
-(transformers' transposed Linear), partial rotary (gptj: rotary_dim 64 must shrink to the tiny head), and
-one that cannot draft (mamba: its mixer has no attention / MLP Linear layers), which must come back
-with its reason rather than raise.
+(transformers' transposed Linear), partial rotary (gptj: rotary_dim 64 must shrink to the tiny head); one
+per generic shrinking / drafting rule (`tiny_config.py`, `day0.walk_architecture`): BART's decoder (sizes under
+other names), Mamba (no attention: all-linear is the mixer's Linears, bar the out_proj peft refuses), JetMoE
+(router nested in a gate module), Bamba (a conv1d's 3-D weight is no expert bank); and one that cannot train
+(xmod: its forward needs a language id), which must come back with its reason rather than raise.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 
 from dayzero.conformance.sweep import causal_lm_classes, summarize, sweep_one
 
-SAMPLE = ["llama", "qwen3_moe", "gpt2", "gptj"]
+SAMPLE = ["llama", "qwen3_moe", "gpt2", "gptj", "bart", "jetmoe", "bamba"]
 
 
 @pytest.mark.parametrize("model_type", SAMPLE)
@@ -27,9 +29,21 @@ def test_gpt2_conv1d_projections_are_lora_targets() -> None:
     assert {"c_attn", "c_proj"} <= set(row.targets)  # GPT-2's Conv1D names (transformers' gpt2 modeling)
 
 
-def test_an_architecture_that_cannot_draft_is_reported_with_its_reason() -> None:
+def test_mamba_targets_its_mixer_linears_but_not_what_peft_refuses() -> None:
     row = sweep_one("mamba", causal_lm_classes()["mamba"])
-    assert not row.trained and row.reason
+    assert (row.trained, row.reason) == (True, None)
+    # MambaMixer's Linear layers (transformers' mamba modeling); peft refuses LoRA on out_proj for Mamba
+    assert set(row.targets) == {"in_proj", "x_proj", "dt_proj"}
+
+
+def test_an_architecture_that_cannot_train_is_reported_with_its_reason() -> None:
+    row = sweep_one("xmod", causal_lm_classes()["xmod"])
+    assert not row.trained and row.reason and "language" in row.reason
     summary = summarize([row, sweep_one("llama", "LlamaForCausalLM")])
     assert summary["text_drafted_and_trained"] == 1 and summary["text_architectures"] == 2
-    assert list(summary["failures"]) == ["mamba (MambaForCausalLM)"]
+    assert list(summary["failures"]) == ["xmod (XmodForCausalLM)"]
+
+
+def test_audio_decoders_are_counted_apart_with_the_reason() -> None:
+    row = sweep_one("musicgen", causal_lm_classes()["musicgen"])
+    assert not row.text and "audio" in (row.reason or "")
