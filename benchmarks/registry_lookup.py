@@ -10,6 +10,8 @@ Conditions, as after a `pip install`: Python's bytecode is cached (`PYTHONDONTWR
 and `PYTHONPYCACHEPREFIX` points at a scratch folder) and the registry's cache of validated files
 (`registry/index.py`) is warm after one warm-up run, each in a scratch folder. `lookup_uncached_*` is the
 same lookup with that cache off (`DAYZERO_REGISTRY_CACHE=off`): what the first lookup after a change costs.
+`reference_import_pydantic_cpu_ms` is `from pydantic import BaseModel` alone, measured alongside: the floor of
+any lookup that returns a pydantic model, and the yardstick for numbers taken on a loaded machine.
 
     python benchmarks/registry_lookup.py [--runs 7] [--synthetic 200] [--out FILE]
 """
@@ -33,6 +35,12 @@ LOOKUP = (
     "import time, sys; c = time.process_time(); t = time.perf_counter(); import dayzero.registry; "
     "dayzero.registry.get('{family}'); print(time.process_time() - c, time.perf_counter() - t, "
     "'torch' in sys.modules, 'transformers' in sys.modules)"
+)
+# What any lookup that returns a pydantic model pays, measured in the same conditions: on a shared machine CPU
+# time grows with the load (a preempted virtual CPU still counts), so the ratio to this is the portable figure.
+REFERENCE = (
+    "import time, sys; c = time.process_time(); t = time.perf_counter(); from pydantic import BaseModel; "
+    "print(time.process_time() - c, time.perf_counter() - t, False, False)"
 )
 CLI = (
     "import resource, subprocess, sys, time; t = time.perf_counter(); "
@@ -69,11 +77,13 @@ def synthetic_root(n: int, into: Path) -> Path:
     return root
 
 
-def _lookups(runs: int, family: str, env: dict[str, str]) -> tuple[list[float], list[float], bool]:
+def _lookups(
+    runs: int, family: str, env: dict[str, str], code: str = LOOKUP
+) -> tuple[list[float], list[float], bool]:
     cpu, wall, heavy = [], [], False
     for _ in range(runs):
         out = subprocess.run(
-            [sys.executable, "-c", LOOKUP.format(family=family)],
+            [sys.executable, "-c", code.format(family=family)],
             capture_output=True,
             text=True,
             check=True,
@@ -91,6 +101,7 @@ def measure(runs: int, family: str, env: dict[str, str]) -> dict[str, float | bo
     uncached_cpu, uncached_wall, heavy_uncached = _lookups(
         runs, family, {**env, "DAYZERO_REGISTRY_CACHE": "off"}
     )
+    reference_cpu, _, _ = _lookups(runs, family, env, REFERENCE)
     cli_cpu, cli_wall = [], []
     exe = str(Path(sys.executable).with_name("dayzero"))
     for _ in range(runs + 1):
@@ -108,6 +119,8 @@ def measure(runs: int, family: str, env: dict[str, str]) -> dict[str, float | bo
         "lookup_wall_ms": ms(wall),
         "lookup_uncached_cpu_ms": ms(uncached_cpu),
         "lookup_uncached_wall_ms": ms(uncached_wall),
+        "reference_import_pydantic_cpu_ms": ms(reference_cpu),
+        "lookup_over_reference": round(statistics.median(cpu) / statistics.median(reference_cpu), 2),
         "cli_show_json_cpu_ms": ms(cli_cpu),
         "cli_show_json_cpu_min_ms": least(cli_cpu),
         "cli_show_json_wall_ms": ms(cli_wall),

@@ -292,8 +292,11 @@ def _unambiguous(names: list[str], modules: dict[str, Any], prefix: str) -> list
 
 def _declares_experts(config: Any, n_experts: int) -> bool:
     """Whether the config counts this many experts (`num_experts`, `n_routed_experts`, `num_local_experts`...)."""
-    values = config.to_dict().items() if hasattr(config, "to_dict") else ()
-    return any("expert" in key and value == n_experts and isinstance(value, int) for key, value in values)
+    def counts(data: dict[str, Any]) -> bool:  # sub-configs too (DBRX keeps its MoE sizes in `ffn_config`)
+        return any(counts(v) if isinstance(v, dict) else "expert" in k and isinstance(v, int) and v == n_experts
+                   for k, v in data.items())
+
+    return counts(config.to_dict() if hasattr(config, "to_dict") else {})
 
 
 def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import pickle
 from functools import lru_cache
@@ -113,6 +112,8 @@ def cached_family(data: bytes, family_id: str | None = None) -> Family | None:
 
 def cached_json(data: bytes, family_id: str) -> dict[str, Any] | None:
     """The JSON dump (`model_dump(mode="json", by_alias=True)`) of these bytes' family, if cached."""
+    import json
+
     folder = cache_dir()
     if folder is None:
         return None
@@ -125,6 +126,8 @@ def cached_json(data: bytes, family_id: str) -> dict[str, Any] | None:
 
 def remember(data: bytes, family: Family) -> None:
     """Keep the validated ``family`` of these bytes (pickle and JSON dump); a failed write is ignored."""
+    import json
+
     folder = cache_dir()
     if folder is None:
         return
