@@ -293,7 +293,7 @@ def _unambiguous(names: list[str], modules: dict[str, Any], prefix: str) -> list
 def _declares_experts(config: Any, n_experts: int) -> bool:
     """Whether the config counts this many experts (`num_experts`, `n_routed_experts`, `num_local_experts`...)."""
     def counts(data: dict[str, Any]) -> bool:  # sub-configs too (DBRX keeps its MoE sizes in `ffn_config`)
-        return any(counts(v) if isinstance(v, dict) else "expert" in k and isinstance(v, int) and v == n_experts
+        return any(counts(v) if isinstance(v, dict) else "expert" in str(k) and isinstance(v, int) and v == n_experts
                    for k, v in data.items())
 
     return counts(config.to_dict() if hasattr(config, "to_dict") else {})

@@ -86,9 +86,10 @@ class _SchemaOnly(pickle.Unpickler):
     """Resolves registry schema classes only: anything else in a pickle (`os.system`...) is refused."""
 
     def find_class(self, module: str, name: str) -> Any:
-        if module == _SCHEMA_MODULE or module.startswith(_SCHEMA_MODULE + "."):
+        if (module == _SCHEMA_MODULE or module.startswith(_SCHEMA_MODULE + ".")) and "." not in name:
             found = super().find_class(module, name)
-            if isinstance(found, type):
+            # defined there, not merely imported there (pydantic's BaseModel, typing's names)
+            if isinstance(found, type) and str(getattr(found, "__module__", "")).startswith(_SCHEMA_MODULE):
                 return found
         raise pickle.UnpicklingError(f"{module}.{name} is not a registry schema class")
 
@@ -132,9 +133,13 @@ def remember(data: bytes, family: Family) -> None:
     if folder is None:
         return
     name = key(data)
-    dumped = json.dumps(family.model_dump(mode="json", by_alias=True), ensure_ascii=False).encode("utf-8")
+    try:
+        dumped = json.dumps(family.model_dump(mode="json", by_alias=True), ensure_ascii=False).encode("utf-8")
+        pickled = pickle.dumps(family, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an entry that cannot be kept is no error: the lookup validated the file already
+        return
     _write(folder / f"{name}.json", dumped)
-    _write(folder / f"{name}.pickle", pickle.dumps(family, protocol=pickle.HIGHEST_PROTOCOL))
+    _write(folder / f"{name}.pickle", pickled)
 
 
 def _write(path: Path, payload: bytes) -> None:

@@ -81,6 +81,8 @@ def test_planted_or_corrupt_entry_is_a_miss(
     entry.write_bytes(pickle.dumps(_Planted()))
     assert _fresh_get("qwen3").tokenizer.eos == "<|im_end|>"
     assert not (tmp_path / "planted.txt").exists()
+    entry.write_bytes(pickle.dumps(Path("planted")))  # a class, but no registry schema class
+    assert _fresh_get("qwen3").tokenizer.eos == "<|im_end|>"
     entry.write_bytes(b"\x80\x05truncated")
     assert _fresh_get("qwen3").tokenizer.eos == "<|im_end|>"
     (cache / f"{index.key(data)}.json").write_text('{"id": "llama3"}')  # another family's dump: ignored
