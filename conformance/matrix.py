@@ -17,6 +17,7 @@ from .family_page import modality, page_name, write_family_pages
 from .report import content_sha256
 
 SWEEP_PAGE = "day0-sweep.md"
+SWEEP_HTML = "day0-sweep.html"
 
 _SYMBOL = {"pass": "✓", "fail": "✗", "error": "!", "skip": "–", "n/a": "·"}
 _STYLE = """
@@ -96,8 +97,9 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         f"<style>{_STYLE}</style></head><body>\n"
         f"<h1>dayzero support matrix</h1><p>registry {html.escape(registry.version)}, "
         f"{len(reports)} families. Legend: {html.escape(legend)}. Hover a cell for the check's summary.</p>\n"
-        + (f'<p><a href="{SWEEP_PAGE}">Day-0 sweep</a>: every causal-LM architecture of the installed transformers, '
-           "drafted and trained one LoRA step.</p>\n" if (report_dir / SWEEP_PAGE).is_file() else "")
+        + (f'<p><a href="{SWEEP_HTML}">Day-0 sweep</a> (<a href="{SWEEP_PAGE}">Markdown</a>): every causal-LM '
+           "architecture of the installed transformers, drafted and trained one LoRA step.</p>\n"
+           if (report_dir / SWEEP_PAGE).is_file() else "")
         + '<div class="filters">'
         + "".join(f'<input type="radio" name="filter" id="f-{k}"{" checked" if k == "all" else ""}>'
                   f'<label for="f-{k}">{html.escape(v)}</label>' for k, v in _FILTERS)

@@ -65,7 +65,9 @@ def _is_text(model_type: str) -> bool:
         cfg = AutoConfig.for_model(model_type)
     except Exception:  # a config that cannot even be built: judged as text, and reported by the draft step
         return True
-    declared = getattr(type(cfg), "sub_configs", None) or {}  # a tower the class declares, even if unset by default
+    declared = (
+        getattr(type(cfg), "sub_configs", None) or {}
+    )  # a tower the class declares, even if unset by default
     return not any(getattr(cfg, key, None) is not None or key in declared for key in _MULTIMODAL_KEYS)
 
 
@@ -88,7 +90,9 @@ def _one_lora_step(model_type: str, arch: str, section: dict[str, Any]) -> None:
     opt = torch.optim.AdamW(trainable, lr=1e-2)
     vocab = int(getattr(model.config, "vocab_size", None) or section["tiny"]["vocab_size"])
     ids = torch.randint(3, min(vocab, 500), (2, 16))
-    out = peft_model(input_ids=ids, labels=ids, use_cache=False)  # training: no cache (hybrid linear attention)
+    out = peft_model(
+        input_ids=ids, labels=ids, use_cache=False
+    )  # training: no cache (hybrid linear attention)
     loss = out.loss
     if loss is None or not torch.isfinite(loss):
         raise RuntimeError(f"loss is {loss}")
@@ -131,7 +135,16 @@ def sweep_one(model_type: str, arch: str) -> SweepRow:
     start = time.perf_counter()
     drafted, trained, targets, reason = False, False, [], None
     if model_type in NOT_TEXT:
-        return SweepRow(model_type, arch, False, drafted, trained, targets, f"not a text model: {NOT_TEXT[model_type]}", 0.0)
+        return SweepRow(
+            model_type,
+            arch,
+            False,
+            drafted,
+            trained,
+            targets,
+            f"not a text model: {NOT_TEXT[model_type]}",
+            0.0,
+        )
     text = _is_text(model_type)
     if not text:  # its default config builds a full-size vision / audio tower: not a tiny instance
         reason = (
@@ -198,9 +211,57 @@ def sweep_markdown(result: dict[str, Any]) -> str:
         )
     from .tiny_config import PER_ARCHITECTURE
 
-    lines += ["", "## Per-architecture entries", "",
-              "Config overrides no generic rule of `conformance/tiny_config.py` gives, each with its reason:", ""]
-    lines += [f"- `{mt}`: `{overrides}`: {reason}" for mt, (overrides, reason) in sorted(PER_ARCHITECTURE.items())]
+    lines += [
+        "",
+        "## Per-architecture entries",
+        "",
+        "Config overrides no generic rule of `conformance/tiny_config.py` gives, each with its reason:",
+        "",
+    ]
+    lines += [
+        f"- `{mt}`: `{overrides}`: {reason}" for mt, (overrides, reason) in sorted(PER_ARCHITECTURE.items())
+    ]
     lines += ["", "Causal-LM classes with a text-only config that are no text model (counted apart):", ""]
     lines += [f"- `{mt}`: {reason}" for mt, reason in sorted(NOT_TEXT.items())]
     return "\n".join(lines) + "\n"
+
+
+def sweep_html(result: dict[str, Any]) -> str:
+    """The sweep as an HTML page beside the matrix (`day0-sweep.html`): the same table, rows filterable by outcome."""
+    import html
+
+    s = result["summary"]
+    esc = html.escape
+    rows = []
+    for r in result["rows"]:
+        outcome = "trained" if r["trained"] else ("failed" if r["text"] else "not-text")
+        what = ", ".join(r["targets"]) if r["trained"] else (r["reason"] or "")
+        rows.append(
+            f'<tr id="{esc(r["model_type"])}" class="{outcome}"><td>{esc(r["model_type"])}</td>'
+            f"<td>{esc(r['architecture'])}</td><td>{'yes' if r['text'] else 'no'}</td>"
+            f"<td>{'yes' if r['drafted'] else 'no'}</td><td>{'yes' if r['trained'] else 'no'}</td>"
+            f"<td>{esc(what)}</td></tr>"
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse;"
+        "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}"
+        ".trained td:nth-child(5){background:#d9f2d9}.failed td:nth-child(5){background:#f7d4d4}"
+        ".not-text{color:#888}#f-failed:checked~table tbody tr:not(.failed),"
+        "#f-trained:checked~table tbody tr:not(.trained){display:none}"
+    )
+    filters = "".join(
+        f'<input type="radio" name="filter" id="f-{k}"{" checked" if k == "all" else ""}><label for="f-{k}">{v}</label> '
+        for k, v in (("all", "all"), ("trained", "drafted and trained"), ("failed", "text, not trained"))
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>dayzero day-0 sweep</title>'
+        f"<style>{style}</style></head><body>\n<h1>Day-0 sweep</h1>"
+        f'<p><a href="index.html">support matrix</a>; transformers {esc(str(result.get("transformers")))}: every '
+        "<code>MODEL_FOR_CAUSAL_LM_MAPPING_NAMES</code> architecture, its default config shrunk to a tiny instance, "
+        "drafted and trained one LoRA step (<code>benchmarks/day0_sweep.py</code>).</p>\n"
+        f'<p id="summary"><b>{s["text_drafted_and_trained"]} of {s["text_architectures"]} text architectures '
+        f"({100 * s['text_share']:.1f} %) draft and train</b>; {s['architectures']} architectures in all.</p>\n"
+        f"<div>{filters}\n<table><thead><tr><th>model_type</th><th>class</th><th>text</th><th>drafted</th>"
+        f"<th>trained</th><th>LoRA targets / reason</th></tr></thead>\n<tbody>\n{chr(10).join(rows)}\n"
+        "</tbody></table></div>\n</body></html>\n"
+    )

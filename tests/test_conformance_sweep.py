@@ -47,3 +47,20 @@ def test_an_architecture_that_cannot_train_is_reported_with_its_reason() -> None
 def test_audio_decoders_are_counted_apart_with_the_reason() -> None:
     row = sweep_one("musicgen", causal_lm_classes()["musicgen"])
     assert not row.text and "audio" in (row.reason or "")
+
+
+def test_sweep_pages_show_every_row_and_the_share() -> None:
+    from dayzero.conformance.sweep import SweepRow, sweep_html, sweep_markdown
+
+    rows = [
+        SweepRow("llama", "LlamaForCausalLM", True, True, True, ["q_proj", "v_proj"], None, 1.0),
+        SweepRow("xmod", "XmodForCausalLM", True, True, False, [], "ValueError: Input language unknown", 1.0),
+        SweepRow("musicgen", "MusicgenForCausalLM", False, False, False, [], "not a text model: audio", 0.0),
+    ]
+    result = {"transformers": "5.x", "summary": summarize(rows), "rows": [r.as_dict() for r in rows]}
+    page = sweep_html(result)
+    assert "1 of 2 text architectures (50.0 %) draft and train" in page
+    assert '<tr id="llama" class="trained">' in page and "q_proj, v_proj" in page
+    assert '<tr id="xmod" class="failed">' in page and "Input language unknown" in page
+    assert '<tr id="musicgen" class="not-text">' in page
+    assert "| xmod | XmodForCausalLM | yes | yes | no | ValueError: Input language unknown |" in sweep_markdown(result)
