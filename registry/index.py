@@ -31,9 +31,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .schema import Family
 
 ENV = "DAYZERO_REGISTRY_CACHE"
-MAX_FILE_BYTES = (
-    8_000_000  # what `dayzero.yamlio` accepts; a larger file is never cached (and fails validation)
-)
+# What `dayzero.yamlio` accepts (not imported: it needs PyYAML); a larger file is never cached, and fails validation.
+MAX_FILE_BYTES = 8_000_000
 _SCHEMA_MODULE = "dayzero.registry.schema"
 
 

@@ -109,3 +109,9 @@ def test_warm_show_json_imports_no_pydantic(scratch: tuple[Path, Path]) -> None:
     ]
     assert runs[0].stdout.split() == ["<|im_end|>", "True"]  # cold: validated (pydantic), then cached
     assert runs[1].stdout.split() == ["<|im_end|>", "False"]
+
+
+def test_size_limit_is_the_loaders() -> None:
+    from dayzero import yamlio
+
+    assert index.MAX_FILE_BYTES == yamlio.MAX_FILE_BYTES
