@@ -47,6 +47,14 @@ PER_ARCHITECTURE: dict[str, tuple[dict[str, Any], str]] = {
         {"num_heads": 2, "head_dim": 64, "n_groups": 1},
         "Mamba-2 requires num_heads * head_dim == expand * hidden_size (2 * 64)",
     ),
+    "dbrx": (
+        {
+            "attn_config": {"kv_n_heads": 1, "rope_theta": 10000.0, "clip_qkv": 8.0},
+            "ffn_config": {"hidden_size": 64, "ffn_hidden_size": 128, "moe_num_experts": 4, "moe_top_k": 1},
+        },
+        "its sizes sit in sub-configs the generic rules do not descend into, and the default attn_config "
+        "leaves rope_theta and clip_qkv unset although the modeling code reads them (DBRX releases set 8.0)",
+    ),
     "gpt_neo": (
         {"attention_types": [[["global", "local"], 1]]},
         "its layer kinds are a run-length list ([[kinds], repeats]) that must add up to num_layers",
