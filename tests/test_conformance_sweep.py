@@ -4,7 +4,7 @@ Sampled: a dense decoder (llama), an MoE with fused experts (qwen3_moe), GPT-2's
 (transformers' transposed Linear), partial rotary (gptj: rotary_dim 64 must shrink to the tiny head); one
 per generic shrinking / drafting rule (`tiny_config.py`, `day0.walk_architecture`): BART's decoder (sizes under
 other names), Mamba (no attention: all-linear is the mixer's Linears, bar the out_proj peft refuses), JetMoE
-(router nested in a gate module), Bamba (a conv1d's 3-D weight is no expert bank); and one that cannot train
+(router nested in a gate module), OLMo-hybrid (a conv1d's 3-D weight is no expert bank); and one that cannot train
 (xmod: its forward needs a language id), which must come back with its reason rather than raise.
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from dayzero.conformance.sweep import causal_lm_classes, summarize, sweep_one
 
-SAMPLE = ["llama", "qwen3_moe", "gpt2", "gptj", "bart", "jetmoe", "bamba"]
+SAMPLE = ["llama", "qwen3_moe", "gpt2", "gptj", "bart", "jetmoe", "olmo_hybrid"]
 
 
 @pytest.mark.parametrize("model_type", SAMPLE)
