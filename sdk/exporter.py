@@ -313,7 +313,7 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
         report.max_logit_diff = max(diff, trained_diff)
     _check_template(tokenizer, tmp, texts)
     if plan.export.ollama and tokenizer.chat_template:
-        atomic_write_text(tmp / "Modelfile", modelfile(plan.view.format, plan.view.family, plan.template.stop_strings))
+        atomic_write_text(tmp / "Modelfile", modelfile(plan.view, plan.template.stop_strings))
     _check_files(plan, tmp)
     report.eos_token_ids = eos_ids
     return report

@@ -81,7 +81,7 @@ def test_export_carries_the_training_template_and_eos(lora_run: Path, tmp_path: 
     assert tok.convert_tokens_to_ids("<|im_end|>") in eos  # family.serving.generation_eos / end of turn
     assert tok.convert_tokens_to_ids("<|endoftext|>") in eos
     modelfile = (out / "Modelfile").read_text()
-    assert 'PARAMETER stop "<|im_end|>"' in modelfile and modelfile.startswith("FROM .")
+    assert 'PARAMETER stop "<|im_end|>"' in modelfile and '\nFROM .\nTEMPLATE """' in modelfile
     manifest = json.loads((out / "dayzero_export.json").read_text())
     assert manifest["merged"] is True and manifest["max_logit_diff"] <= 1e-5
 

@@ -117,6 +117,7 @@ def _tokenize_battery(ctx: Context, url: str, model: str, tok: Any) -> tuple[lis
     """Battery cases whose vLLM prompt ids equal dayzero's render, and the mismatches (with where)."""
     from dayzero.sdk.templates.battery import cases
     from dayzero.sdk.templates.parity import applicable
+    from dayzero.sdk.templates.types import served_messages
 
     tpl = ctx.chat_template()
     same, different = [], []
@@ -125,7 +126,10 @@ def _tokenize_battery(ctx: Context, url: str, model: str, tok: Any) -> tuple[lis
             continue
         try:
             text = tpl.render(
-                c.messages, tools=c.tools, add_generation_prompt=c.add_generation_prompt, thinking=c.thinking
+                served_messages(c.messages),
+                tools=c.tools,
+                add_generation_prompt=c.add_generation_prompt,
+                thinking=c.thinking,
             )
         except Exception:  # the family's format refuses the case (one-call formats and parallel calls)
             continue

@@ -106,6 +106,22 @@ def arguments_object(arguments: Any) -> Any:
     return arguments
 
 
+def served_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A conversation as it reaches a template through a server or dayzero's data loader: tool-call arguments
+    sent as JSON text are objects again (vLLM's `_postprocess_messages`, Ollama's API, `dayzero serve` and
+    `data/formats.py` all parse them), so a template's `tojson` writes the object, never an escaped string."""
+    out = []
+    for m in messages:
+        calls = m.get("tool_calls")
+        if calls:
+            m = {**m, "tool_calls": [
+                {**c, "function": {**c["function"], "arguments": arguments_object(c["function"].get("arguments", {}))}}
+                for c in calls
+            ]}
+        out.append(m)
+    return out
+
+
 def dumps(value: Any, indent: int | None = None) -> str:
     """JSON exactly as transformers' ``tojson`` filter writes it (non-ASCII kept, default separators)."""
     return json.dumps(value, ensure_ascii=False, indent=indent)
