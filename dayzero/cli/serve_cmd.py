@@ -105,13 +105,6 @@ def serve(
             return
         run_vllm(cmd, host, port, python)
         return
-    if extra_adapters:
-        from dayzero.errors import NotSupportedError
-
-        raise NotSupportedError(
-            "--adapter (several LoRA adapters on one base) is not implemented for --backend hf yet",
-            hint="serve them with --backend vllm, or one adapter per server",
-        )
     from dayzero.sdk.serve import create_app, serve_forever, service_for
     from dayzero.sdk.serve.limits import Limits
 
@@ -119,9 +112,9 @@ def serve(
         print(f"warning: binding {host} without --api-key: anyone who can reach it can use the model",
               file=sys.stderr)
     service = service_for(resolved, merge=merge, device=device, default_max_tokens=max_tokens_default,
-                          allow_pickle=allow_pickle)
-    print(f"serving `{service.model_name}` (family {resolved.family.id}) on http://{host}:{port}/v1",
-          file=sys.stderr)
+                          allow_pickle=allow_pickle, adapters=extra_adapters)
+    names = ", ".join(f"`{n}`" for n in service.served_names)
+    print(f"serving {names} (family {resolved.family.id}) on http://{host}:{port}/v1", file=sys.stderr)
     limits = Limits(max_body_bytes=int(max_request_mb * 1024 * 1024))
     serve_forever(create_app(service, api_key=api_key, limits=limits), host, port)
 

@@ -10,6 +10,7 @@ Importing this package imports neither torch nor transformers; loading a model d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,13 @@ def service_for(
     default_max_tokens: int = 1024,
     logits_processor_factory: ProcessorFactory | None = None,
     allow_pickle: bool = False,
+    adapters: Sequence[tuple[str, Path]] = (),
 ) -> ModelService:
     """Load ``target`` with the hf back end and bind the family's formatting to it.
+
+    ``adapters``: more LoRA adapters (NAME, DIR) on the same base (multi-LoRA), routed by the request's
+    `model` as vLLM does: the base answers under its directory's name, ``target``'s own adapter (if any)
+    under ``target.name``, each of ``adapters`` under its NAME.
 
     Generation stops on the view's stop tokens (`FamilyView.stop_tokens`: `serving.generation_eos` and
     the end-of-turn tokens). The prompt is rendered with the model's own chat template when its
@@ -69,17 +75,47 @@ def service_for(
     from .guards import check_servable
 
     check_servable(target.model_dir, target.adapter_dir, allow_pickle=allow_pickle)
+    named = _named_adapters(target, adapters)
+    for _, path in named.values():
+        check_servable(target.model_dir, Path(path), allow_pickle=allow_pickle)
     backend = HFBackend.load(
         target.model_dir, target.view.stop_tokens, adapter_dir=target.adapter_dir, merge=merge, device=device,
         logits_processor_factory=logits_processor_factory, allow_pickle=allow_pickle, quantization=target.quantization,
+        adapters=[(key, Path(path)) for key, path in named.values()],
     )
     source = getattr(backend.tokenizer, "chat_template", None)
     formatting = ChatFormatting.for_view(
         target.view, chat_template=source if isinstance(source, str) else None, tokenizer=backend.tokenizer
     )
     probe(formatting.render, f"the chat template of {target.adapter_dir or target.model_dir}")
+    if named:
+        return ModelService(backend, formatting, model_name=_base_name(target), default_max_tokens=default_max_tokens,
+                            root=str(target.model_dir), adapters=named)
     return ModelService(backend, formatting, model_name=target.name, default_max_tokens=default_max_tokens,
                         root=str(target.adapter_dir or target.model_dir))
+
+
+def _base_name(target: ServeTarget) -> str:
+    """The base's served name with several adapters: its directory's (as vLLM names it) when ``target`` is an
+    adapter, else the target's own name."""
+    return target.model_dir.name if target.adapter_dir is not None else target.name
+
+
+def _named_adapters(target: ServeTarget, adapters: Sequence[tuple[str, Path]]) -> dict[str, tuple[str, str]]:
+    """Served name -> (adapter name in the model, directory), for multi-LoRA; empty for one model."""
+    if not adapters:
+        return {}
+    from dayzero.errors import ServeError, Where
+
+    named: dict[str, tuple[str, str]] = {}
+    if target.adapter_dir is not None:
+        named[target.name] = ("adapter-0", str(target.adapter_dir))
+    for k, (name, path) in enumerate(adapters, start=len(named)):
+        if name in named or name == _base_name(target):
+            raise ServeError(f"--adapter name {name!r} is already served", where=Where(field="--adapter"),
+                             hint=f"names in use: {[_base_name(target), *named]}")
+        named[name] = (f"adapter-{k}", str(Path(path).resolve()))
+    return named
 
 
 def load_service(spec: str | Path, *, family: str | None = None, name: str | None = None, **kwargs: Any) -> ModelService:

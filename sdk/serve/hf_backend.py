@@ -43,6 +43,7 @@ class SamplingParams:
     temperature: float | None = None  # 0 means greedy
     top_p: float | None = None
     seed: int | None = None
+    adapter: str | None = None  # the LoRA adapter to answer with, by name; None: the base (several adapters)
 
 
 @dataclass
@@ -85,6 +86,7 @@ class HFBackend:
         self._lock = threading.Lock()
         # finished generations by reason (stop / length / cancelled / error): for /health and tests
         self.finished: dict[str, int] = {"stop": 0, "length": 0, "cancelled": 0, "error": 0}
+        self.adapters: list[str] = []  # named adapters a request picks (multi-LoRA); empty: one model
 
     @property
     def queued(self) -> int:
@@ -106,9 +108,13 @@ class HFBackend:
         max_batch: int = 8,
         allow_pickle: bool = False,
         quantization: dict[str, Any] | None = None,
+        adapters: Sequence[tuple[str, Path]] = (),
     ) -> HFBackend:
         """Load a model directory (and a LoRA adapter on top of it, served as is or merged).
 
+        ``adapters``: several named LoRA adapters on the one base (multi-LoRA), each request answered by
+        the adapter its `SamplingParams.adapter` names, or by the base with the adapters switched off;
+        ``adapter_dir`` is then the first of them, and merging is refused.
         ``stop_tokens`` are the family's end-of-turn and generation eos tokens; those the tokenizer
         does not know are skipped, and none known at all is an error.
         """
@@ -129,7 +135,16 @@ class HFBackend:
                                                          use_safetensors=None if allow_pickle else True, **extra)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot load the model in {model_dir}: {exc}") from None
-        if adapter_dir is not None:
+        if adapters:
+            if merge:
+                raise ServeError("several adapters on one base cannot be merged into it", hint="drop --merge")
+            from peft import PeftModel
+
+            (first, first_dir), *rest = adapters
+            model = PeftModel.from_pretrained(model, str(first_dir), adapter_name=first)
+            for name, path in rest:
+                model.load_adapter(str(path), adapter_name=name)
+        elif adapter_dir is not None:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter_dir))
@@ -144,7 +159,7 @@ class HFBackend:
                 f"none of the family's end-of-turn tokens {list(stop_tokens)} is in the tokenizer of {tok_dir}",
                 hint="the model directory's tokenizer does not belong to the family it was matched to",
             )
-        return cls(
+        backend = cls(
             model,
             tokenizer,
             stop_ids=stop_ids,
@@ -152,6 +167,8 @@ class HFBackend:
             logits_processor_factory=logits_processor_factory,
             max_batch=max_batch,
         )
+        backend.adapters = [name for name, _ in adapters]
+        return backend
 
     # ---- submitting ------------------------------------------------------------------------
 
@@ -233,12 +250,25 @@ class HFBackend:
             batch = [job, *self._companions(job)]
             self.batch_sizes[len(batch)] += 1
             try:
-                generate_batch(self.model, batch, stop_ids=self.stop_ids, pad_id=self._pad_id(),
-                               processors=self._processors(job), on_done=self._count)
+                with self._adapter(job.params.adapter):
+                    generate_batch(self.model, batch, stop_ids=self.stop_ids, pad_id=self._pad_id(),
+                                   processors=self._processors(job), on_done=self._count)
             except Exception as exc:  # one failing batch must not stop the worker
                 for member in batch:
                     self.finished["error"] += 1
                     member.emit(ErrorEvent(f"generation failed: {type(exc).__name__}: {exc}"))
+
+    def _adapter(self, name: str | None) -> contextlib.AbstractContextManager[Any]:
+        """The batch's adapter switched on (a batch holds one adapter: it is part of `batch_key`), or all of
+        them off for the base; nothing to switch with a single model."""
+        if not self.adapters:
+            return contextlib.nullcontext()
+        if name is None:
+            return self.model.disable_adapter()
+        if name not in self.adapters:
+            raise ServeError(f"no adapter named {name!r}; loaded: {self.adapters}")
+        self.model.set_adapter(name)
+        return contextlib.nullcontext()
 
     def _companions(self, job: Job) -> list[Job]:
         """Queued jobs that can share ``job``'s batch: same sampling, no per-request processors.

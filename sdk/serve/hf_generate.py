@@ -169,7 +169,7 @@ def batch_key(params: SamplingParams, base_config: Any) -> tuple[Any, ...] | Non
     A sampled request with a seed runs alone (a batch shares one random generator).
     """
     if is_greedy(params, base_config):
-        return ("greedy",)
+        return ("greedy", params.adapter)
     if params.seed is not None:
         return None
-    return ("sample", params.temperature, params.top_p)
+    return ("sample", params.temperature, params.top_p, params.adapter)

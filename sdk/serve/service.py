@@ -62,6 +62,7 @@ class ModelService:
         model_name: str,
         default_max_tokens: int = 1024,
         root: str | None = None,
+        adapters: dict[str, tuple[str, str]] | None = None,
     ) -> None:
         self.backend = backend
         self.formatting = formatting
@@ -69,20 +70,30 @@ class ModelService:
         self.default_max_tokens = default_max_tokens
         self.root = root
         self.created = now()
+        # multi-LoRA: served name -> (the backend's adapter name, its directory); `model_name` is the base
+        self.adapters = dict(adapters or {})
 
     @property
     def tokenizer(self) -> Any:
         return self.backend.tokenizer
 
     def models(self) -> ModelList:
-        return ModelList(data=[ModelCard(id=self.model_name, created=self.created, root=self.root)])
+        cards = [ModelCard(id=self.model_name, created=self.created, root=self.root)]
+        cards += [ModelCard(id=name, created=self.created, root=path, parent=self.model_name)
+                  for name, (_, path) in self.adapters.items()]
+        return ModelList(data=cards)
+
+    @property
+    def served_names(self) -> list[str]:
+        return [self.model_name, *self.adapters]
 
     # ---- checks shared by both endpoints -------------------------------------------------------
 
     def _check_common(self, req: SamplingFields) -> None:
-        if req.model != self.model_name:
+        if req.model not in self.served_names:
+            names = ", ".join(f"`{n}`" for n in self.served_names)
             raise ApiError(
-                404, f"the model `{req.model}` does not exist; this server serves `{self.model_name}`",
+                404, f"the model `{req.model}` does not exist; this server serves {names}",
                 param="model", code="model_not_found",
             )
         for name in req.unsupported():
@@ -109,6 +120,7 @@ class ModelService:
             temperature=req.temperature,
             top_p=req.top_p,
             seed=req.seed,
+            adapter=self.adapters[req.model][0] if req.model in self.adapters else None,
         )
 
     # ---- chat ----------------------------------------------------------------------------------
