@@ -177,7 +177,8 @@ def compile(
         export=export,
         distributed=distributed,
         view=view,
-        serve_command=_serve_command(r, {"export": export, "adapter": adapter, "run_dir": run_dir}, seen, loaded),
+        serve_command=_serve_command(r, {"export": export, "adapter": adapter, "run_dir": run_dir, "view": view}, seen,
+                                      loaded),
         rl=rl,
         runtime={"cuda": cuda, "device": "cuda" if cuda else "cpu"},
         facts=facts,
@@ -479,7 +480,7 @@ def _serve_command(
             else:
                 base, local = r.model.id, False
         return plan_vllm_command(
-            family, run_dir=plan_parts["run_dir"], out=export.out, model_class=family.architecture.model_class,
+            plan_parts["view"], run_dir=plan_parts["run_dir"], out=export.out, model_class=family.architecture.model_class,
             base=base, base_is_local=local, rank=adapter.peft_kwargs.get("r"), host=s.host, port=s.port,
         )
     return ["dayzero", "serve", export.out, "--backend", "hf", "--host", s.host, "--port", str(s.port)]

@@ -155,3 +155,75 @@ def test_compile_rules_consult_the_lint(method: dict[str, Any], rule: str) -> No
     with pytest.raises(RecipeError, match=rf"\[{rule}\]"):
         sdk.compile(recipe, cuda=False)
     sdk.compile({**recipe, "export": {"merge": True}}, cuda=False)  # merged weights: nothing for the lint
+
+
+def _mistral_dir(root: Path, *files: str) -> Path:
+    d = root / "nemo"
+    d.mkdir(parents=True)
+    (d / "config.json").write_text(
+        json.dumps({"architectures": ["MistralForCausalLM"], "vocab_size": 131072})
+    )
+    (d / "chat_template.jinja").write_text("{{ messages }}")
+    for name in files:
+        (d / name).write_text("{}")
+    return d
+
+
+@pytest.mark.parametrize(
+    ("files", "mode"),
+    [
+        (["tekken.json"], "mistral"),  # mistral_common's tokenizer only: vLLM's default would not find one
+        (["tokenizer.model.v3"], "mistral"),
+        (
+            ["tekken.json", "tokenizer.json"],
+            None,
+        ),  # the HF tokenizer dayzero trained with is there: vLLM's default
+        (["tokenizer.json"], None),
+    ],
+)
+def test_tokenizer_mode_mistral_only_where_the_checkpoint_needs_it(
+    tmp_path: Path, no_vllm_env: None, files: list[str], mode: str | None
+) -> None:
+    cmd = vllm_command(find_target(_mistral_dir(tmp_path, *files), family="mistral-nemo"))
+    got = cmd[cmd.index("--tokenizer-mode") + 1] if "--tokenizer-mode" in cmd else None
+    assert got == mode
+
+
+def test_tokenizer_mode_is_a_mistral_fact(tmp_path: Path, no_vllm_env: None) -> None:
+    """A qwen2 directory holding a file named like mistral_common's gets no mistral mode (the engine table
+    lists the families), and every family the table lists exists and is a Mistral architecture."""
+    from dayzero.registry.engines import engines
+
+    base = _base(tmp_path)
+    (base / "tekken.json").write_text("{}")
+    assert "--tokenizer-mode" not in vllm_command(find_target(base, family="qwen2"))
+    for fact in engines().vllm.tokenizer_modes.values():
+        for family_id in fact.families:
+            assert registry.get(family_id).serving.vllm_architecture in (
+                "MistralForCausalLM",
+                "MixtralForCausalLM",
+            )
+
+
+def test_auto_tool_choice_only_with_a_tools_layout(tmp_path: Path, no_vllm_env: None) -> None:
+    """DeepSeek-R1-Distill names vLLM's deepseek_v3 parser but its format writes no tools list: no
+    `--enable-auto-tool-choice`; Qwen2 writes one: the flag and its hermes parser."""
+    from dayzero.registry.view import view_of
+    from dayzero.sdk.serve.vllm_cmd import serves_tools
+
+    reg = registry.default()
+    assert registry.get("deepseek-r1-distill").serving.tool_call_parser == "deepseek_v3"
+    assert not serves_tools(view_of(reg, reg.get("deepseek-r1-distill")))
+    r1 = vllm_command(find_target(_base(tmp_path), family="deepseek-r1-distill"))
+    assert "--enable-auto-tool-choice" not in r1 and "--tool-call-parser" not in r1
+    qwen = vllm_command(find_target(tmp_path / "base", family="qwen2"))
+    assert qwen[
+        qwen.index("--enable-auto-tool-choice") + 1 : qwen.index("--enable-auto-tool-choice") + 3
+    ] == [
+        "--tool-call-parser",
+        "hermes",
+    ]
+    for family in registry.families():  # the flag follows the format's tools layout for every family
+        cmd_has = serves_tools(view_of(reg, family))
+        fmt = registry.formats()[family.template.format]
+        assert cmd_has == bool(family.serving.tool_call_parser and fmt.tools and family.template.tool_dialect)

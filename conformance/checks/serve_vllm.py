@@ -223,8 +223,11 @@ def _parsers(ctx: Context, python: str, tokenizer_dir: Path) -> dict[str, Any]:
         "tool_outputs": [],
         "reasoning_outputs": [],
     }
+    from dayzero.sdk.serve.vllm_cmd import serves_tools
+
     caps = ctx.family.template.capabilities
-    if serving.tool_call_parser and ctx.family.template.tool_dialect and (caps is None or caps.tool_calls):
+    # the parser the command line enables (a tools layout): a family without one gets no --tool-call-parser
+    if serves_tools(ctx.view()) and (caps is None or caps.tool_calls):
         spec["tool_parser"] = serving.tool_call_parser
         spec["tool_outputs"] = [
             _generated(

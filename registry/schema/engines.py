@@ -31,11 +31,28 @@ class VllmLora(Strict):
     )
 
 
+class VllmTokenizerMode(Strict):
+    """A `--tokenizer-mode` other than vLLM's default, and when a family's checkpoint needs it."""
+
+    files: list[str] = Field(
+        min_length=1, description="Glob patterns of the tokenizer files this mode reads."
+    )
+    families: list[str] = Field(
+        min_length=1,
+        description="Families whose checkpoints may ship their tokenizer only in this mode's files.",
+    )
+
+
 class VllmEngine(Strict):
     versions: str = Field(description="PEP 440 range of vLLM versions these facts were read for.")
     read_from: str = Field(description="Where in vLLM's source the facts come from.")
     lora: VllmLora
     cpu_head_dims: list[int] = Field(description="Head sizes vLLM's CPU attention backend supports.")
+    tokenizer_modes: dict[str, VllmTokenizerMode] = Field(
+        default_factory=dict,
+        description="`--tokenizer-mode` values the command builder passes: a listed family's model directory that "
+        "ships the mode's files and no `tokenizer.json` (the HF tokenizer dayzero trains with) gets the mode.",
+    )
 
 
 class GgufArchitecture(Strict):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from dayzero.errors import ServeError, Where
 from dayzero.registry import Family
+from dayzero.registry.view import FamilyView
 
 from .model_dir import ServeTarget
 from .vllm_lint import adapter_rank, lint_adapter, max_lora_rank, read_json
@@ -51,6 +52,7 @@ class VllmServe:
     chat_template: str | None = None
     generation_config: str | None = None
     adapters: list[VllmAdapter] = field(default_factory=list)
+    tokenizer_mode: str | None = None  # None: vLLM's default (the HF tokenizer)
 
 
 def vllm_launcher(python: str | None = None) -> list[str]:
@@ -71,8 +73,30 @@ def require_vllm_architecture(family: Family) -> str:
     return arch
 
 
+def tokenizer_mode(family: Family, model_dir: Path | None) -> str | None:
+    """The `--tokenizer-mode` ``model_dir`` needs (engine table `vllm.tokenizer_modes`): a mode listed for the
+    family whose files the directory ships, when it ships no `tokenizer.json`; None: vLLM's default."""
+    if model_dir is None or not model_dir.is_dir() or (model_dir / "tokenizer.json").is_file():
+        return None
+    from dayzero.registry.engines import engines
+
+    for mode, fact in engines().vllm.tokenizer_modes.items():
+        if family.id in fact.families and any(any(model_dir.glob(pattern)) for pattern in fact.files):
+            return mode
+    return None
+
+
+def serves_tools(view: FamilyView) -> bool:
+    """Whether vLLM should parse tool calls: the family names a parser and its format writes a tools list
+    (without one the model was never shown tools, and `--enable-auto-tool-choice` would promise them)."""
+    fam = view.family
+    caps = fam.template.capabilities
+    return bool(fam.serving.tool_call_parser and fam.template.tool_dialect and view.format.tools is not None
+                and (caps is None or caps.tools))
+
+
 def build_vllm_command(
-    family: Family,
+    view: FamilyView,
     spec: VllmServe,
     *,
     host: str = "127.0.0.1",
@@ -82,6 +106,7 @@ def build_vllm_command(
     extra: Sequence[str] = (),
 ) -> list[str]:
     """The command line for ``spec``: every flag from the family's serving facts or the export."""
+    family = view.family
     arch = require_vllm_architecture(family)
     serving = family.serving
     cmd = [*(launcher if launcher is not None else vllm_launcher()), "--model", spec.model,
@@ -92,9 +117,10 @@ def build_vllm_command(
         cmd += ["--chat-template", spec.chat_template]
     if spec.generation_config is not None:
         cmd += ["--generation-config", spec.generation_config]
-    caps = family.template.capabilities
-    if serving.tool_call_parser and (caps is None or caps.tools):  # a parser is only useful with a tools layout
-        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", serving.tool_call_parser]
+    if spec.tokenizer_mode is not None:
+        cmd += ["--tokenizer-mode", spec.tokenizer_mode]
+    if serves_tools(view):
+        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", str(serving.tool_call_parser)]
     if serving.reasoning_parser:
         cmd += ["--reasoning-parser", serving.reasoning_parser]
     if spec.adapters:
@@ -138,12 +164,14 @@ def vllm_command(
         chat_template=str(template) if template is not None else None,
         generation_config=str(target.generation_config_dir) if target.generation_config_dir else None,
         adapters=served,
+        tokenizer_mode=tokenizer_mode(family, target.model_dir),
     )
-    return build_vllm_command(family, spec, host=host, port=port, api_key=api_key, launcher=launcher, extra=extra)
+    return build_vllm_command(target.view, spec, host=host, port=port, api_key=api_key, launcher=launcher,
+                              extra=extra)
 
 
 def plan_vllm_command(
-    family: Family,
+    view: FamilyView,
     *,
     run_dir: str,
     out: str,
@@ -161,6 +189,7 @@ def plan_vllm_command(
     ``base``: for an adapter-only export, the base model it is served on (a directory, or a hub id
     when ``base_is_local`` is false); None for a merged export.
     """
+    family = view.family
     out_dir = Path(out).resolve()
     run_name = Path(run_dir).resolve().name
     template = str(out_dir / "chat_template.jinja")
@@ -177,8 +206,9 @@ def plan_vllm_command(
             architectures=(_config_architectures(base_dir) if has_config else [model_class]) if base_dir else None,
             chat_template=template, generation_config=str(base_dir) if gen else None,
             adapters=[VllmAdapter(run_name, str(out_dir), rank or 8)],
+            tokenizer_mode=tokenizer_mode(family, base_dir),
         )
-    return build_vllm_command(family, spec, host=host, port=port)
+    return build_vllm_command(view, spec, host=host, port=port)
 
 
 def chat_template_for(target: ServeTarget) -> Path | None:
