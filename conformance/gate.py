@@ -59,12 +59,15 @@ def report_problems(registry: Any, fid: str, report_dir: Path) -> list[str]:
 
 
 def verify_recorded(registry: Any, report_dir: Path) -> list[str]:
-    """`report_problems` for every supported family."""
+    """`report_problems` for every supported family, and every `serve.vllm` record that was altered (a stale
+    record is not a problem: `vllm_record.verify_records` lists those)."""
+    from .vllm_record import verify_records
+
     out: list[str] = []
     for fid, fam in sorted(registry.families.items()):
         if fam.status == "supported":
             out += report_problems(registry, fid, report_dir)
-    return out
+    return out + verify_records(registry, report_dir)[0]
 
 
 def supported_without_report(registry: Any, report_dir: Path | None = None) -> list[str]:

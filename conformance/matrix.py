@@ -50,13 +50,18 @@ def _load(report_dir: Path, fid: str) -> dict[str, Any] | None:
 def render_matrix(registry: Any, report_dir: Path) -> str:
     """The HTML page for every family of ``registry`` and the reports in ``report_dir``."""
     from .report import family_sha256
+    from .vllm_record import CHECK_ID as VLLM_CHECK
+    from .vllm_record import merged as vllm_merged
 
     reports = {fid: _load(report_dir, fid) for fid in sorted(registry.families)}
+    vllm = {fid: vllm_merged(registry, fid, rep, report_dir) for fid, rep in reports.items()}
     check_ids: list[str] = []
     for rep in reports.values():
         for c in (rep or {}).get("checks", []):
             if c["id"] not in check_ids:
                 check_ids.append(c["id"])
+    if any(vllm.values()) and VLLM_CHECK not in check_ids:
+        check_ids.append(VLLM_CHECK)
     head = "".join(f'<th class="check" title="{html.escape(c)}">{html.escape(c)}</th>' for c in check_ids)
     rows = []
     for fid, rep in reports.items():
@@ -71,6 +76,8 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
             cells.append(f'<td colspan="{len(check_ids) + 1}">no report</td>')
         else:
             by_id = {c["id"]: c for c in rep.get("checks", [])}
+            if vllm[fid] is not None:  # the separate record when this report skipped the check (vllm_record.py)
+                by_id[VLLM_CHECK] = vllm[fid]
             intact = content_sha256(rep) == rep.get("sha256")
             stale = rep.get("family_sha256") != family_sha256(registry, fam)
             verdict = "passed" if rep.get("passed") and intact else "not passed"
@@ -85,7 +92,10 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
                 cls = "na" if c["status"] == "n/a" else c["status"]
                 if c.get("severity") == "warning" and cls in ("fail", "error", "skip"):
                     cls = "warn"  # reported, never gating: not painted like a blocking failure
-                tip = html.escape(f"{cid}: {c['status']} — {c['summary']}", quote=True)
+                where = f" [{c['recorded']}]" if c.get("recorded") else ""
+                where += " STALE: the family's facts changed since it ran" if c.get("stale") else ""
+                tip = html.escape(f"{cid}: {c['status']} — {c['summary']}{where}", quote=True)
+                cls += " stale" if c.get("stale") else ""
                 cells.append(f'<td class="{cls}" title="{tip}">{_SYMBOL.get(c["status"], "?")}</td>')
         passed = rep is not None and rep.get("passed") and content_sha256(rep) == rep.get("sha256")
         row_cls = f"st-{fam.status}" + (" passed" if passed else "")

@@ -149,10 +149,14 @@ def to_markdown(report: Report) -> str:
 
 
 def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
-    """Write `<id>.json` and `<id>.md` atomically; returns both paths."""
+    """Write `<id>.json` and `<id>.md` atomically, and the `serve.vllm` record when that check ran
+    (`vllm_record.py`: a run without vLLM leaves the last record alone); returns the report's paths."""
+    from .vllm_record import write_record
+
     json_path, md_path = out_dir / f"{report.family}.json", out_dir / f"{report.family}.md"
     atomic_write_text(json_path, to_json(report))
     atomic_write_text(md_path, to_markdown(report))
+    write_record(report, out_dir)
     return json_path, md_path
 
 

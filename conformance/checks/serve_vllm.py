@@ -209,6 +209,20 @@ def _generated(ctx: Context, messages: list[dict[str, Any]], **kw: Any) -> str:
     return text
 
 
+def _thinking_answer(ctx: Context, user: dict[str, Any], answer: dict[str, Any], thinking: str | None) -> str:
+    """What the model writes for a thinking answer after the generation prompt. Where the template strips
+    reasoning from every rendered answer (R1: `history: strip`), the render holds none, so the text is the
+    format's reasoning block and the content, less what the prompt already opened (R1's `<think>\n`)."""
+    r = ctx.family.template.reasoning
+    text = _generated(ctx, [user, answer], thinking=thinking)
+    if r.close and r.close not in text:
+        block = r.block.replace("{open}", r.open or "").replace("{close}", r.close)
+        block = block.replace("{reasoning}", answer["reasoning_content"])
+        opened = r.on_prompt if ctx.chat_template().thinking_on(thinking) else r.off_prompt
+        text = block.removeprefix(opened) + answer["content"]
+    return text
+
+
 def _parsers(ctx: Context, python: str, tokenizer_dir: Path) -> dict[str, Any]:
     """Run vLLM's parsers (in vLLM's interpreter) on a scripted tool call and a scripted thinking answer."""
     from dayzero.sdk.templates.battery import TOOLS
@@ -242,7 +256,7 @@ def _parsers(ctx: Context, python: str, tokenizer_dir: Path) -> dict[str, Any]:
         }
         thinking = "on" if ctx.family.template.reasoning.mode == "hybrid" else None
         spec["reasoning_parser"] = serving.reasoning_parser
-        spec["reasoning_outputs"] = [_generated(ctx, [user, answer], thinking=thinking)]
+        spec["reasoning_outputs"] = [_thinking_answer(ctx, user, answer, thinking)]
     if not spec["tool_parser"] and not spec["reasoning_parser"]:
         return {"spec": spec}
     probe = Path(__file__).resolve().parents[2] / "sdk" / "serve" / "vllm_parsers_probe.py"

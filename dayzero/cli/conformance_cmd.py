@@ -90,9 +90,12 @@ def gate(
     from dayzero import registry
     from dayzero.conformance.gate import gate as run_gate
     from dayzero.conformance.report import default_report_dir
+    from dayzero.conformance.vllm_record import verify_records
 
     problems = run_gate(registry.default(), report or default_report_dir(), rerun=rerun,
                         reference_dir=_reference(reference))
+    for line in verify_records(registry.default(), report or default_report_dir())[1]:
+        print(f"note {line}")
     for line in problems:
         print(f"FAIL {line}")
     if problems:
