@@ -21,7 +21,7 @@ from dayzero.sdk.serve import find_target, lint_adapter, max_lora_rank, vllm_com
 VLLM_FLAGS = {
     "--host", "--port", "--served-model-name", "--hf-overrides", "--chat-template", "--generation-config",
     "--enable-auto-tool-choice", "--tool-call-parser", "--reasoning-parser", "--enable-lora", "--lora-modules",
-    "--max-lora-rank", "--max-loras", "--api-key", "--model",
+    "--max-lora-rank", "--max-loras", "--api-key", "--model", "--tokenizer-mode",
 }
 # vllm/config/lora.py: MaxLoRARanks = Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
 VLLM_RANKS = {1, 8, 16, 32, 64, 128, 256, 320, 512}
@@ -177,3 +177,20 @@ def test_cli_without_vllm_installed_says_so(tmp_path: Path, capsys: pytest.Captu
         main(["serve", str(d), "--backend", "vllm", "--family", "qwen2"])
     assert info.value.code == 2
     assert "vllm is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family_id", ["deepseek-r1-distill", "qwen3"])
+def test_scripted_thinking_answer_is_what_the_model_writes(family_id: str, tmp_path: Path) -> None:
+    """serve.vllm feeds vLLM's reasoning parser the text a thinking model writes after the prompt. R1's
+    template strips reasoning from every rendered answer, so the render alone would give the parser no
+    reasoning at all (what failed on vLLM: the answer was read as reasoning); the block must be there."""
+    from dayzero.conformance.checks.serve_vllm import _thinking_answer
+    from dayzero.conformance.context import Context
+
+    fam = registry.get(family_id)
+    ctx = Context(family=fam, registry=registry.default(), workdir=tmp_path, reference_dir=None, official=None,
+                  previous=None)
+    answer = {"role": "assistant", "content": "It is sunny.", "reasoning_content": "The user asks about Paris."}
+    thinking = "on" if fam.template.reasoning.mode == "hybrid" else None
+    text = _thinking_answer(ctx, {"role": "user", "content": "Weather?"}, answer, thinking)
+    assert text == "<think>\nThe user asks about Paris.\n</think>\n\nIt is sunny."
