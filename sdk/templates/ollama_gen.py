@@ -20,6 +20,7 @@ open) rather than closed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from .dialects import LAYOUTS, CallLayout
@@ -78,9 +79,9 @@ def limits(spec: Spec) -> list[Limit]:
         out.append(
             Limit(
                 "json",
-                "tools and tool-call arguments are written by Ollama's `json` (Go's encoding/json: "
-                "compact, `<>&` escaped, Ollama's field order), not with the separators and indent "
-                "training used",
+                "tools, tool-call arguments and JSON tool results are written by Ollama's `json` (Go's "
+                "encoding/json: compact, `<>&` escaped, Ollama's field order), not with the separators and "
+                "indent training used",
             )
         )
     if fmt.trim:
@@ -368,7 +369,25 @@ def generate_go(spec: Spec) -> str:
     if fmt.generation_prompt_after_tool is not None:
         w("{{- end }}")
     w("{{- end }}")
-    return "\n".join(out)
+    return _tidy("\n".join(out))
+
+
+_NOOPS = (
+    re.compile(r"\{\{- (\$\w+) = \1 \}\}"),  # `$x = $x`: a slot with no text of its own around the variable
+    re.compile(r"\{\{- if [^{}]*? \}\}\{\{- end \}\}"),  # an empty branch
+    re.compile(r"\{\{- else \}\}(?=\{\{- end \}\})"),  # an empty else
+)
+
+
+def _tidy(text: str) -> str:
+    """The template without the no-op statements the generic steps leave (same output, easier to read)."""
+    while True:
+        tidied = text
+        for pattern in _NOOPS:
+            tidied = pattern.sub("", tidied)
+        if tidied == text:
+            return text
+        text = tidied
 
 
 def _assistant(spec: Spec, w, emit) -> None:  # type: ignore[no-untyped-def]
