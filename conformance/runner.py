@@ -42,7 +42,10 @@ def _run_one(chk: Any, ctx: Context) -> CheckResult:
     except NotApplicable as exc:
         status, summary = Status.not_applicable, str(exc)
     except Exception as exc:  # a crashing check is a failing check, with the reason in the report
-        status, summary = Status.error, f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        text = f"{type(exc).__name__}: {exc}"
+        status, summary = Status.error, text.splitlines()[0][:500]
+        if "\n" in text.strip():  # e.g. a server's last lines of output: kept in full as evidence
+            evidence = {"error": text[-3000:]}
     return CheckResult(
         id=chk.id, group=chk.group, title=chk.title, severity=Severity(chk.severity), status=status,
         summary=_scrub(summary, str(ctx.workdir)), evidence=_scrub(evidence, str(ctx.workdir)), seconds=round(time.perf_counter() - start, 3),
