@@ -33,7 +33,7 @@ GO_DATE_FORMAT = "%Y-%m-%d"  # what Ollama's `currentDate` writes (it ignores a 
 class Limit:
     """A format fact Ollama's template language cannot express, and what the template does instead."""
 
-    fact: str  # json | trim | newlines | date | tools | number | refusals | ids | reasoning_split
+    fact: str  # json | trim | newlines | date | tools | number | refusals | ids | call_id | reasoning_split
     reason: str
 
 
@@ -134,6 +134,14 @@ def limits(spec: Spec) -> list[Limit]:
                 "refusals",
                 "conversations the official template refuses (roles out of order, a second system "
                 "message) are rendered rather than refused: Go templates cannot raise",
+            )
+        )
+    if fmt.tool is not None and "{tool_call_id}" in fmt.tool:
+        out.append(
+            Limit(
+                "call_id",
+                "a tool result names its call through the message's `.ToolCallID` (the request's tool_call_id); "
+                "an Ollama whose messages lack that field cannot render it",
             )
         )
     layout = LAYOUTS.get(fam.tool_dialect or "")
