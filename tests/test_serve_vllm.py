@@ -179,8 +179,16 @@ def test_cli_without_vllm_installed_says_so(tmp_path: Path, capsys: pytest.Captu
     assert "vllm is not installed" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("family_id", ["deepseek-r1-distill", "qwen3"])
-def test_scripted_thinking_answer_is_what_the_model_writes(family_id: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("family_id", "expected"),
+    [
+        ("deepseek-r1-distill", "<think>\nThe user asks about Paris.\n</think>\n\nIt is sunny."),
+        ("qwen3", "<think>\nThe user asks about Paris.\n</think>\n\nIt is sunny."),
+        # the prompt ends with `<think>\n` (R1-Llama's template opens the block): the model writes the rest
+        ("deepseek-r1-distill-llama", "The user asks about Paris.\n</think>\n\nIt is sunny."),
+    ],
+)
+def test_scripted_thinking_answer_is_what_the_model_writes(family_id: str, expected: str, tmp_path: Path) -> None:
     """serve.vllm feeds vLLM's reasoning parser the text a thinking model writes after the prompt. R1's
     template strips reasoning from every rendered answer, so the render alone would give the parser no
     reasoning at all (what failed on vLLM: the answer was read as reasoning); the block must be there."""
@@ -193,4 +201,4 @@ def test_scripted_thinking_answer_is_what_the_model_writes(family_id: str, tmp_p
     answer = {"role": "assistant", "content": "It is sunny.", "reasoning_content": "The user asks about Paris."}
     thinking = "on" if fam.template.reasoning.mode == "hybrid" else None
     text = _thinking_answer(ctx, {"role": "user", "content": "Weather?"}, answer, thinking)
-    assert text == "<think>\nThe user asks about Paris.\n</think>\n\nIt is sunny."
+    assert text == expected

@@ -212,10 +212,13 @@ def _generated(ctx: Context, messages: list[dict[str, Any]], **kw: Any) -> str:
 def _thinking_answer(ctx: Context, user: dict[str, Any], answer: dict[str, Any], thinking: str | None) -> str:
     """What the model writes for a thinking answer after the generation prompt. Where the template strips
     reasoning from every rendered answer (R1: `history: strip`), the render holds none, so the text is the
-    format's reasoning block and the content, less what the prompt already opened (R1's `<think>\n`)."""
+    format's reasoning block and the content, less what the prompt already opened (R1-Llama's `<think>\n`)."""
     r = ctx.family.template.reasoning
-    text = _generated(ctx, [user, answer], thinking=thinking)
-    if r.close and r.close not in text:
+    try:
+        text: str | None = _generated(ctx, [user, answer], thinking=thinking)
+    except NotApplicable:  # the prompt opens the block (`<think>\n`) that the stripped answer lacks
+        text = None
+    if text is None or (r.close and r.close not in text):
         block = r.block.replace("{open}", r.open or "").replace("{close}", r.close)
         block = block.replace("{reasoning}", answer["reasoning_content"])
         opened = r.on_prompt if ctx.chat_template().thinking_on(thinking) else r.off_prompt
