@@ -150,10 +150,14 @@ def _prompts(case: Case) -> list[list[dict[str, Any]]]:
     ]
 
 
-def _limited(facts: set[str], fmt: Any, case: Case, prompt: list[dict[str, Any]]) -> str | None:
+def _limited(
+    facts: set[str], fmt: Any, case: Case, prompt: list[dict[str, Any]], expected: str
+) -> str | None:
     """The declared limit this request hits, if any."""
     if "tools" in facts and case.tools:
         return "tools"
+    if "date" in facts and datetime.now().strftime(fmt.date_format) in expected:  # not Ollama's YYYY-MM-DD
+        return "date"
     for m in prompt:
         text = m.get("content") or ""
         if "trim" in facts and m["role"] in fmt.trim and text != text.strip():
@@ -192,7 +196,7 @@ def _check_family(family_id: str) -> tuple[int, dict[str, int]]:
                 )
             except Exception:  # the format refuses the conversation (Ollama cannot refuse: limit `refusals`)
                 continue
-            reason = _limited(facts, spec.fmt, case, prompt)
+            reason = _limited(facts, spec.fmt, case, prompt, expected)
             if reason is not None:
                 hit[reason] = hit.get(reason, 0) + 1
                 continue
@@ -207,7 +211,9 @@ def _check_family(family_id: str) -> tuple[int, dict[str, int]]:
 @pytest.mark.parametrize("family_id", FAMILIES)
 def test_go_template_renders_like_training(family_id: str, go_json_renderer: None) -> None:
     compared, hit = _check_family(family_id)
-    assert compared >= 5, f"only {compared} battery requests compared for {family_id}"
+    # at least 4: a family whose default system prompt carries a date in a format Ollama cannot write (granite3)
+    # compares only the requests that bring their own system message
+    assert compared >= 4, f"only {compared} battery requests compared for {family_id}"
     for fact in hit:  # a request skipped for a limit the Modelfile does not declare would be a silent gap
         assert fact in {
             limit.fact for limit in limits(ollama_spec(view_of(registry.default(), registry.get(family_id))))
@@ -223,6 +229,7 @@ def test_prefill_leaves_the_last_answer_open(family_id: str, go_json_renderer: N
     spec, fmt = ollama_spec(view), view.format
     tpl = ChatTemplate.for_view(view, date=datetime.now())
     go = generate_go(spec)
+    facts = {limit.fact for limit in limits(spec)}
     default = view.family.template.default_system
     system = default if default and "{date}" not in default else None
     tails = set()
@@ -245,13 +252,17 @@ def test_prefill_leaves_the_last_answer_open(family_id: str, go_json_renderer: N
             full = tpl.render(case.messages)
         except Exception:
             continue
+        if (
+            "date" in facts and datetime.now().strftime(fmt.date_format) in full
+        ):  # declared: Ollama's date differs
+            continue
         got = render(go, ollama_values(case.messages, None, None, system))
         full = full.removeprefix(spec.bos_token) if fmt.bos else full
         assert full.startswith(got) and full[len(got) :] in tails, (
             f"{family_id}/{case.id}: {full[len(got) :]!r}"
         )
         checked += 1
-    assert checked >= 3
+    assert checked >= 2
 
 
 def test_modelfile_parses_back_to_the_template() -> None:
