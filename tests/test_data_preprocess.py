@@ -175,9 +175,10 @@ def test_kto_columns(tpl, tok):
     assert cols == {"prompt_ids": [PROMPT_IDS], "completion_ids": [[*ords("No"), E]], "label": [False]}
 
 
-def test_preference_too_long_is_dropped(tpl, tok):
-    cols, stats, _ = run(tpl, tok, [PAIR], stage="dpo", cutoff_len=len(PROMPT_IDS) + 2)
-    assert cols["prompt_ids"] == [] and stats.too_long == 1
+def test_preference_too_long_is_dropped_with_truncation_drop_or_turns(tpl, tok):
+    for mode in ("drop", "turns"):
+        cols, stats, _ = run(tpl, tok, [PAIR], stage="dpo", cutoff_len=len(PROMPT_IDS) + 2, truncation=mode)
+        assert cols["prompt_ids"] == [] and stats.too_long == 1 and stats.truncated == 0
 
 
 def test_pt_appends_eos_and_splits_or_cuts(tpl, tok):

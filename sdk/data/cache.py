@@ -23,7 +23,7 @@ from typing import Any
 
 from .problems import Stats
 
-CACHE_VERSION = 2  # 2: packed rows carry seq_lengths
+CACHE_VERSION = 3  # 2: packed rows carry seq_lengths; 3: long preference rows are cut, not dropped
 
 # A conversation touching every feature a template may render differently.
 PROBE: list[dict[str, Any]] = [

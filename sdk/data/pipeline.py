@@ -17,6 +17,7 @@ from typing import Any
 from dayzero.errors import DataError
 
 from . import cache
+from .columns import to_dataset
 from .formats import converter, sniff_format
 from .mix import mix, val_indices
 from .packing import iter_packed, pack_into
@@ -202,10 +203,8 @@ def _prepare_in_memory(
         if eval_cols:
             eval_cols = pack_into(stats, eval_cols, config.cutoff_len, pad_id)
 
-    import datasets
-
-    train = datasets.Dataset.from_dict(train_cols)
-    evaluation = datasets.Dataset.from_dict(eval_cols) if eval_cols else None
+    train = to_dataset(train_cols, key and f"{key}-train")
+    evaluation = to_dataset(eval_cols, key and f"{key}-eval") if eval_cols else None
     path = None
     if config.cache_dir and key:
         manifest = {"stage": stage, "datasets": [s.model_dump(mode="json") for s in specs]}

@@ -35,8 +35,11 @@ labels and the cut reply is trained up to the cut (labels are the kept tokens' o
 ``turns`` cuts right after the end-of-turn token of the last assistant message that still fits instead, and
 drops a row whose first reply does not fit; ``drop`` drops every row longer than ``cutoff_len``. Dropped rows
 are counted (``too_long``); so, in every mode, is a row whose prompt alone leaves no trained token within
-``cutoff_len``. A preference/kto row whose prompt + longest reply does not fit is dropped. A pt document
-longer than ``cutoff_len`` is split into chunks when packing, else cut.
+``cutoff_len``. A preference/kto row whose prompt + longest reply does not fit is, by default (``cut``), kept
+and cut as LLaMA-Factory cuts it (``pair_lengths``: how many prompt and reply tokens stay), except that the
+prompt keeps its generation header (``cut_prompt``); the replies are cut alike and trained up to the cut.
+``drop`` and ``turns`` (its one reply is the turn that does not fit) drop it. A pt document longer than
+``cutoff_len`` is split into chunks when packing, else cut.
 """
 
 from __future__ import annotations
@@ -164,6 +167,38 @@ def _tokens_ending_by(enc: Any, char_end: int, n_tokens: int) -> int:
     while t + 1 < n_tokens and enc.token_to_chars(t + 1)[1] <= char_end:
         t += 1
     return t + 1 if enc.token_to_chars(t)[1] <= char_end else t
+
+
+def pair_lengths(prompt_len: int, reply_len: int, cutoff: int) -> tuple[int, int]:
+    """(prompt tokens, reply tokens) kept of a preference/kto row longer than ``cutoff``: LLaMA-Factory's rule.
+
+    The same split as LLaMA-Factory 0.9.5's ``infer_seqlen`` (``data/processor/processor_utils.py``), so a
+    row is kept as it keeps it: a reply shorter than half the cutoff is kept whole and the prompt gets the
+    rest; else a prompt shorter than half is kept whole and the reply gets the rest; else both are cut in
+    proportion to their lengths. ``reply_len`` is the longest reply's (chosen and rejected are cut alike).
+    """
+    if reply_len * 2 < cutoff:
+        most_reply = cutoff
+    elif prompt_len * 2 < cutoff:
+        most_reply = cutoff - prompt_len
+    else:
+        most_reply = int(cutoff * (reply_len / (prompt_len + reply_len)))
+    n_reply = min(most_reply, reply_len)
+    return min(max(cutoff - n_reply, 0), prompt_len), n_reply
+
+
+def cut_prompt(prompt: list[int], keep: int, header: int) -> list[int]:
+    """The prompt cut to ``keep`` tokens: its start, then its last ``header`` tokens (the generation header).
+
+    LLaMA-Factory keeps ``prompt[:keep]``, which loses the assistant header (``<|im_start|>assistant\\n``) the
+    reply follows at inference; here the start is kept as it keeps it, minus room for the header, so the reply
+    is still trained right after its header. A header longer than ``keep`` keeps the header's own end.
+    """
+    if len(prompt) <= keep:
+        return prompt
+    if header >= keep:
+        return prompt[len(prompt) - keep :] if keep else []
+    return prompt[: keep - header] + prompt[len(prompt) - header :]
 
 
 Item = tuple[Origin, dict[str, Any]]
@@ -308,10 +343,10 @@ class Preprocessor:
     def _paired(self, items: Sequence[Item], out: dict[str, list], stats: Stats, problems: list[Problem]) -> None:
         replies = ("completion",) if self.options.stage == "kto" else ("chosen", "rejected")
         texts: list[str] = []
-        kept: list[tuple[Origin, dict[str, Any]]] = []
+        kept: list[tuple[dict[str, Any], int]] = []  # (row, where the prompt's generation header starts)
         for origin, row in items:
             try:
-                parts = self._split(row, replies)
+                parts, header_at = self._split(row, replies)
             except DayzeroError as exc:
                 problems.append(Problem(origin, TEMPLATE, exc.message))
                 continue
@@ -319,21 +354,41 @@ class Preprocessor:
                 problems.append(Problem(origin, "not_prefix", str(exc)))
                 continue
             texts.extend(parts)
-            kept.append((origin, row))
-        ids = self.tokens.ids(texts)
+            kept.append((row, header_at))
+        encodings = self.tokens.backend.encode_batch(texts, add_special_tokens=False)
         width = 1 + len(replies)
-        for k, (_origin, row) in enumerate(kept):
-            prompt, *answers = ids[k * width : (k + 1) * width]
-            if len(prompt) + max(len(a) for a in answers) > self.options.cutoff_len:
-                stats.too_long += 1
-                continue
+        cutoff = self.options.cutoff_len
+        for k, (row, header_at) in enumerate(kept):
+            prompt_enc = encodings[k * width]
+            prompt, answers = prompt_enc.ids, [e.ids for e in encodings[k * width + 1 : (k + 1) * width]]
+            longest = max(len(a) for a in answers)
+            if len(prompt) + longest > cutoff:
+                if self.options.truncation != "cut":  # drop, or turns: the one reply is the turn that does not fit
+                    stats.too_long += 1
+                    continue
+                n_prompt, n_answer = pair_lengths(len(prompt), longest, cutoff)
+                if not n_answer:
+                    stats.too_long += 1
+                    continue
+                header = prompt_enc.char_to_token(header_at) if header_at < len(texts[k * width]) else None
+                prompt = cut_prompt(prompt, n_prompt, len(prompt) - header if header is not None else 0)
+                answers = [a[:n_answer] for a in answers]
+                stats.truncated += 1
             self._emit(out, row, prompt, answers)
             total = sum(len(prompt) + len(a) for a in answers)
             self._count(stats, total, sum(len(a) for a in answers))
 
-    def _split(self, row: dict[str, Any], replies: tuple[str, ...]) -> list[str]:
+    def _split(self, row: dict[str, Any], replies: tuple[str, ...]) -> tuple[list[str], int]:
+        """The prompt text (with its generation header), each reply's text, and where the header starts."""
         tools, thinking = row.get("tools"), self.options.thinking
-        prompt = self.template.render(row["prompt"], tools=tools, add_generation_prompt=True, thinking=thinking)
+        prompt_segments = self.template.segments(row["prompt"], tools=tools, add_generation_prompt=True,
+                                                 thinking=thinking)
+        header_at, pos = 0, 0
+        for seg in prompt_segments:
+            pos += len(seg.text)
+            if seg.message_index is not None:
+                header_at = pos
+        prompt = "".join(seg.text for seg in prompt_segments)
         parts = [prompt]
         for name in replies:
             segments = self.template.segments(row["prompt"] + row[name], tools=tools, thinking=thinking)
@@ -346,7 +401,7 @@ class Preprocessor:
                 if seg.trained and pos > end:
                     end = pos
             parts.append(full[len(prompt) : end])
-        return parts
+        return parts, header_at
 
     def _emit(self, out: dict[str, list], row: dict[str, Any], prompt: list[int], answers: list[list[int]]) -> None:
         stage = self.options.stage

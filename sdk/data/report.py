@@ -96,7 +96,7 @@ def _pieces(row: dict[str, Any], stage: str, template: Any, pre: Any, config: Da
             pieces.append(Piece(text[pos:], False))
         return pieces
     replies = ("completion",) if kind == Kind.kto else ("chosen", "rejected")
-    parts = pre._split(row, replies)
+    parts, _ = pre._split(row, replies)
     pieces = [Piece(parts[0], False, "prompt")]
     for name, text in zip(replies, parts[1:], strict=True):
         label = f"{name} ({'desirable' if row['label'] else 'undesirable'})" if name == "completion" else name

@@ -202,7 +202,9 @@ class DataConfig(_Model):
         default="cut",
         description="An sft row longer than cutoff_len: cut (at cutoff_len, inside the turn that does not fit; "
         "every row is kept, as LLaMA-Factory does) | turns (after the last whole reply that fits; a row whose "
-        "first reply does not fit is dropped) | drop (dropped). Dropped rows are counted as `too_long`.",
+        "first reply does not fit is dropped) | drop (dropped). Dropped rows are counted as `too_long`. A "
+        "preference/kto row: cut (prompt and replies cut by LLaMA-Factory's rule, the prompt keeping its "
+        "generation header) | turns, drop (dropped).",
     )
     packing: bool | None = Field(
         default=None, description="Pack rows into fixed cutoff_len rows; default: on for pt, off otherwise."
