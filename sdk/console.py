@@ -128,6 +128,12 @@ def plan_table(plan: Any) -> Any:
     table.add_row("export", "\n".join(f"{i}. {step}" for i, step in enumerate(e.steps, 1)) if e.enabled else "off")
     if plan.serve_command:
         table.add_row("serve", " ".join(plan.serve_command))
+    if plan.cost is not None:
+        from .plan import _cost_lines
+
+        first, memory = (line.strip() for line in _cost_lines(plan.cost, a.kind))
+        table.add_row("cost", first.removeprefix("cost").strip())
+        table.add_row("memory", memory)
     for warning in plan.warnings:
         table.add_row("warning", warning, style="yellow")
     return table

@@ -16,9 +16,22 @@ weights), its Linear layers give the adapter's trainable count, and the memory i
 - the LM head: the full logits three times over (logits, log-softmax, gradient) when the model's own loss
   computes them; one 32 MB chunk pair for dayzero's chunked head; one 4096-token tile for TRL's.
 
+- the backward's working set, as large again as the saved activations: the gradients flowing back through
+  the layers, and on CPU the heap blocks glibc keeps after the forward's temporaries are freed (saved
+  tensors, counted with autograd's saved-tensor hooks, match the activations term within 10 %; the step's
+  peak RSS rose by about twice that);
+- the runtime: on CPU the resident size of Python with torch, transformers, TRL, peft and datasets imported
+  and a tokenizer loaded (measured here: 500-580 MB); on CUDA the context and library workspaces (not
+  measured here, no GPU was lent: a typical 0.5 GB).
+
+Gradients and activations are not held together: the trainer frees the gradients before each forward
+(``zero_grad(set_to_none=True)``) and the backward frees a layer's activations as it writes its gradients, so
+the peak is the larger of (activations + working set + LM head) and (gradients + the optimizer step's
+temporaries, one trainable-sized buffer for foreach AdamW), on top of weights, optimizer states and runtime.
+
 DPO doubles the rows (chosen and rejected go through together). It is an estimate for planning, checked
-against measured peaks in `benchmarks/plan_estimate.py`, not a guarantee; the runtime's own memory (Python,
-torch, the CUDA context) comes on top.
+against measured peaks in ``benchmarks/plan_estimate.py`` (within 25 % on CPU for a tiny and a small model,
+results in ``benchmarks/results/plan_estimate.json``), not a guarantee.
 """
 
 from __future__ import annotations
@@ -31,6 +44,8 @@ _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 _QUANT_BYTES = {"bnb-4bit": 0.516, "bnb-8bit": 1.0}  # NF4 + double-quantized absmax (4.13 bits); int8 + scales
 CHUNK_BYTES = 2 * (1 << 25)  # sdk.train.lm_head: a 32 MB logits chunk and its softmax
 TRL_TILE_BYTES = 4096 * 32768 * 4  # trl: TOKEN_CHUNK_SIZE x _CHUNKED_LOGPROB_CHUNK_SIZE, fp32
+RUNTIME_CPU_BYTES = 580 << 20  # peak RSS of the imported stack and a tokenizer (benchmarks/plan_estimate.py)
+RUNTIME_CUDA_BYTES = 512 << 20  # CUDA context + cuBLAS/cuDNN workspaces: typical, not measured here
 
 
 def meta_model(config: Any, *, trust_remote_code: bool = False, model_class: str | None = None) -> Any:
@@ -123,11 +138,15 @@ def estimate(
     vocab = int((config.get_text_config() if hasattr(config, "get_text_config") else config).vocab_size)
     acts = activation_bytes(config, tokens, w_bytes, checkpointing)
     head = head_bytes(lm_head, tokens, vocab) if stage != "rm" else 0
+    workspace = acts  # the backward's gradients through the layers, and the allocator's retained blocks
+    runtime = RUNTIME_CUDA_BYTES if cuda else RUNTIME_CPU_BYTES
+    step = grads + (trainable or 0) * t_bytes  # the optimizer step: gradients and one foreach temporary
+    total = runtime + weights + optimizer + max(acts + workspace + head, step)
     return CostPlan(
         parameters=params, trainable=trainable, weights_bytes=int(weights), gradients_bytes=int(grads),
-        optimizer_bytes=int(optimizer), activations_bytes=int(acts), lm_head_bytes=int(head),
-        total_bytes=int(weights + grads + optimizer + acts + head), tokens_per_step=tokens, dtype=dtype if cuda else
-        "float32",
+        optimizer_bytes=int(optimizer), activations_bytes=int(acts), workspace_bytes=int(workspace),
+        lm_head_bytes=int(head), runtime_bytes=runtime, total_bytes=int(total), tokens_per_step=tokens,
+        dtype=dtype if cuda else "float32",
     )
 
 

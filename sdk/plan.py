@@ -124,8 +124,12 @@ class CostPlan(_Data):
     gradients_bytes: int
     optimizer_bytes: int = Field(description="AdamW's two moments.")
     activations_bytes: int = Field(description="Saved for the backward at batch x cutoff (rows padded to cutoff).")
+    workspace_bytes: int = Field(default=0, description="The backward's working set (gradients through the "
+                                 "layers, allocator blocks), as large as the activations.")
     lm_head_bytes: int = Field(description="Logits memory of the chosen LM head.")
-    total_bytes: int
+    runtime_bytes: int = Field(default=0, description="Python and the libraries (CPU), or the CUDA context.")
+    total_bytes: int = Field(description="Estimated peak: runtime + weights + optimizer + the larger of "
+                             "(activations + workspace + LM head) and (gradients + the optimizer step's buffer).")
     tokens_per_step: int
     dtype: str = Field(description="What the weights train in.")
 
@@ -190,7 +194,9 @@ def _cost_lines(c: CostPlan, kind: str) -> list[str]:
     trained = "not estimated" if c.trainable is None else f"{c.trainable:,} ({100 * c.trainable / max(1, c.parameters):.2f}%)"
     return [
         f"  cost      {c.parameters:,} parameters, {trained} trained by {kind}",
-        f"            peak memory ~{human(c.total_bytes)}: weights {human(c.weights_bytes)} ({c.dtype}), gradients "
+        f"            peak memory ~{human(c.total_bytes)} (an estimate, not a measurement): runtime "
+        f"{human(c.runtime_bytes)}, weights {human(c.weights_bytes)} ({c.dtype}), gradients "
         f"{human(c.gradients_bytes)}, optimizer {human(c.optimizer_bytes)}, activations {human(c.activations_bytes)}"
-        f" + LM head {human(c.lm_head_bytes)} at {c.tokens_per_step:,} tokens a step (estimate; runtime extra)",
+        f" + backward {human(c.workspace_bytes)} + LM head {human(c.lm_head_bytes)} at {c.tokens_per_step:,} "
+        "tokens a step",
     ]

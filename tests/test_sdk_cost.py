@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from dayzero.sdk.cost import estimate, human, trainable_parameters
+from dayzero.sdk.cost import RUNTIME_CPU_BYTES, estimate, human, trainable_parameters
 from dayzero.sdk.plan import AdapterPlan
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -35,7 +35,10 @@ def test_hand_worked_llama_layer(config) -> None:
     # activations: 4 tokens x 4 bytes x (1 layer x (10x16 + 4x16 + 4x32) + 3x16) = 16 x 400
     assert cost.activations_bytes == 6400
     assert cost.lm_head_bytes == 2 * 4 * 10 * 4  # the chunk (all 4 rows) and its softmax
-    assert cost.total_bytes == 4 * 2928 + 4 * 544 + 8 * 544 + 6400 + 320
+    # peak: runtime + weights + Adam states + the larger of (activations, as much again for the backward, the
+    # head) and (gradients + the optimizer step's one trainable-sized buffer): 6400 + 6400 + 320 > 4 x 544 x 2
+    assert cost.workspace_bytes == 6400 and cost.runtime_bytes == RUNTIME_CPU_BYTES
+    assert cost.total_bytes == RUNTIME_CPU_BYTES + 4 * 2928 + 8 * 544 + 6400 + 6400 + 320
     # the model's own loss keeps the full logits three times over; DPO doubles the rows
     assert estimate(config, lora(), stage="sft", lm_head="model", batch=1, cutoff=4, cuda=False).lm_head_bytes == 480
     assert estimate(config, lora(), stage="dpo", lm_head="chunked", batch=1, cutoff=4, cuda=False).tokens_per_step == 8
@@ -50,6 +53,8 @@ def test_full_tuning_in_bf16_on_cuda_is_eight_bytes_a_parameter(config) -> None:
     assert cost.weights_bytes + cost.gradients_bytes + cost.optimizer_bytes == 8 * 2928
     cpu = estimate(config, full, stage="sft", lm_head="chunked", batch=1, cutoff=4, cuda=False)
     assert cpu.weights_bytes + cpu.gradients_bytes + cpu.optimizer_bytes == 16 * 2928  # fp32 on CPU
+    # at 4 tokens the optimizer step (gradients 4 x 2928 + its buffer 4 x 2928) outweighs the activations
+    assert cpu.total_bytes == RUNTIME_CPU_BYTES + 4 * 2928 + 8 * 2928 + 8 * 2928
 
 
 def test_lora_count_matches_peft_and_dora_adds_magnitudes() -> None:

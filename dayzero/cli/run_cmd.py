@@ -81,13 +81,23 @@ def plan(
         bool | None, typer.Option("--gpu/--cpu", help="Plan for a CUDA machine or a CPU one (default: this machine).")
     ] = None,
     strict: StrictFlag = False,
+    count: Annotated[
+        bool, typer.Option("--tokens/--no-tokens", help="Count rows and tokens when the data is local.")
+    ] = True,
 ) -> None:
     """Compile a recipe and print the plan; every rule is checked, no weights load."""
     from dayzero import sdk
+    from dayzero.sdk.recipe.load import load_recipe
 
-    compiled = sdk.compile(recipe, overrides=overrides or [], ignore_lock=ignore_lock, cuda=gpu, strict=strict)
+    loaded = load_recipe(recipe, overrides or [])
+    compiled = sdk.compile(loaded, ignore_lock=ignore_lock, cuda=gpu, strict=strict)
+    counts = None
+    if count:
+        from dayzero.sdk.plan_data import data_counts, render_counts
+
+        counts = data_counts(compiled, loaded)
     if as_json:
-        print_json(compiled.model_dump(mode="json"))
+        print_json({**compiled.model_dump(mode="json"), **({"tokens": counts} if counts is not None else {})})
         return
     from rich.console import Console
 
@@ -98,6 +108,8 @@ def plan(
         print(compiled.render())  # plain lines, unbroken: what scripts grep
     else:
         console.print(plan_table(compiled))
+    if counts is not None:
+        print(render_counts(counts))
 
 
 @app.command("export")
