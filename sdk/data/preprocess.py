@@ -248,23 +248,28 @@ class Preprocessor:
     # -- sft -----------------------------------------------------------------------------------------
 
     def _sft(self, items: Sequence[Item], out: dict[str, list], stats: Stats, problems: list[Problem]) -> None:
+        # Per-row Python is what preprocessing costs beyond the tokenizer (benchmarks/preprocess.py): the loops
+        # below keep to local names and count per batch, and a row's trained-token count comes from its spans.
+        render, spans_of, thinking = self.template.segments, self._spans, self.options.thinking
         rendered: list[tuple[str, list[tuple[int, int]], list[int]]] = []
         for origin, row in items:
+            messages = row["messages"]
             try:
-                segments = self.template.segments(row["messages"], tools=row.get("tools"),
-                                                  thinking=self.options.thinking)
+                segments = render(messages, tools=row.get("tools"), thinking=thinking)
             except DayzeroError as exc:
                 problems.append(Problem(origin, TEMPLATE, exc.message))
                 continue
-            rendered.append(self._spans(row["messages"], segments))
+            rendered.append(spans_of(messages, segments))
         encodings = self.tokens.backend.encode_batch([r[0] for r in rendered], add_special_tokens=False)
         cutoff = self.options.cutoff_len
+        all_ids, all_labels, lengths = out["input_ids"], out["labels"], stats.lengths
+        kept = tokens = trained = 0
         for (text, ranges, turn_ends), enc in zip(rendered, encodings, strict=True):
             ids = enc.ids
-            spans = _token_spans(enc, ranges, len(ids))
+            n = len(ids)
+            spans = _token_spans(enc, ranges, n)
             if spans is None:  # a character no token covers: the exact per-token rule over the offset mapping
                 spans = _spans_from_mask(_trained_tokens(len(text), ranges, *_offsets(enc)))
-            n = len(ids)
             if n > cutoff:
                 found = self._truncate(enc, spans, turn_ends, cutoff)
                 if found is None:
@@ -275,23 +280,32 @@ class Preprocessor:
                 stats.turns_dropped += len(turn_ends) - kept_turns
                 ids, n = ids[:cut], cut
                 spans = [(i, min(j, cut)) for i, j in spans if i < cut]
-            labels = [IGNORE_INDEX] * n
-            for i, j in spans:
-                labels[i:j] = ids[i:j]
-            n_trained = n - labels.count(IGNORE_INDEX)
+            n_trained = sum(j - i for i, j in spans)  # spans are disjoint
             if not n_trained:
                 stats.no_labels += 1
                 continue
-            out["input_ids"].append(ids)
-            out["labels"].append(labels)
-            self._count(stats, n, n_trained)
+            labels = [IGNORE_INDEX] * n
+            for i, j in spans:
+                labels[i:j] = ids[i:j]
+            all_ids.append(ids)
+            all_labels.append(labels)
+            lengths.append(n)
+            kept += 1
+            tokens += n
+            trained += n_trained
+        stats.rows_kept += kept
+        stats.tokens += tokens
+        stats.trained_tokens += trained
 
     def _spans(self, messages: list[dict[str, Any]], segments: list[Any]) -> tuple[str, list, list[int]]:
         """Text, trained character ranges (the templates' own rules), and where each assistant message ends."""
         opts = self.options
-        untrained = frozenset(i for i, m in enumerate(messages) if m.get("train") is False)
-        flags = select_trained(segments, train_on_prompt=opts.train_on_prompt, mask_history=opts.mask_history,
-                               untrained_messages=untrained)
+        if opts.train_on_prompt or opts.mask_history:
+            untrained = frozenset(i for i, m in enumerate(messages) if m.get("train") is False)
+            flags = select_trained(segments, train_on_prompt=opts.train_on_prompt, mask_history=opts.mask_history,
+                                   untrained_messages=untrained)
+        else:  # what select_trained answers without options: each segment's own flag
+            flags = [seg.trained for seg in segments]
         ends: dict[int, int] = {}  # an assistant message ends after its last trained piece (its end-of-turn)
         untrained_ends: dict[int, int] = {}  # ... or, if nothing of it is trained, after its last piece
         pos = 0
@@ -299,7 +313,7 @@ class Preprocessor:
             pos += len(seg.text)
             if seg.message_index is not None and seg.role == "assistant":
                 (ends if seg.trained else untrained_ends)[seg.message_index] = pos
-        text = "".join(seg.text for seg in segments)
+        text = "".join([seg.text for seg in segments])
         turn_ends = sorted({**untrained_ends, **ends}.values())
         return text, trained_ranges(segments, flags), turn_ends
 
