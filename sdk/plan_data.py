@@ -44,7 +44,10 @@ def data_counts(plan: Plan, loaded: LoadedRecipe) -> dict[str, Any]:
     from .training_data import prepare, training_template
 
     with tempfile.TemporaryDirectory(prefix="dayzero-plan-") as work:  # where a tiny model is built, if any
-        tokenizer = load_tokenizer(model_dir(plan, Path(work), loaded.base_dir), plan)
+        try:
+            tokenizer = load_tokenizer(model_dir(plan, Path(work), loaded.base_dir), plan)
+        except (OSError, ValueError) as exc:  # no tokenizer files in the model directory: the run will say so
+            return {"skipped": f"cannot load the tokenizer: {type(exc).__name__}: {str(exc).splitlines()[0]}"}
         template, _ = training_template(plan, tokenizer)
         _, _, info = prepare(plan, loaded, tokenizer, template)
     stats = info["stats"]

@@ -85,7 +85,8 @@ def plan(
         bool, typer.Option("--tokens/--no-tokens", help="Count rows and tokens when the data is local.")
     ] = True,
 ) -> None:
-    """Compile a recipe and print the plan; every rule is checked, no weights load."""
+    """Compile a recipe and print the plan; every rule is checked, no weights load; rows and tokens are counted
+    when the data and the tokenizer are local."""
     from dayzero import sdk
     from dayzero.sdk.recipe.load import load_recipe
 
