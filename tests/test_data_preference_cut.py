@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from dayzero import registry
-from dayzero.sdk.data.preprocess import cut_prompt, pair_lengths
+from dayzero.sdk.data.pair_cut import cut_prompt, pair_lengths
 from dayzero.sdk.data.testing import char_tokenizer
 from dayzero.sdk.templates import ChatTemplate
 from tests.test_data_preprocess import PAIR, PROMPT_IDS, SYS, E, X, header, ords, run, turn
