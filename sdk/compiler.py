@@ -338,7 +338,9 @@ def _adapter_plan(method: MethodSection, family: Family, problems: list[str], cu
     if method.adapter in _PEFT_FLAGS:
         targets = lora_targets(method, family, problems)
         kwargs = {"r": method.r, "lora_alpha": method.alpha, "lora_dropout": method.dropout, "bias": "none"}
-        kwargs |= {"task_type": task, "target_modules": targets, **_PEFT_FLAGS[method.adapter]}
+        from .vision_targets import language_model_targets  # a VLM's LoRA stays in its language model
+
+        kwargs |= {"task_type": task, "target_modules": language_model_targets(family, targets), **_PEFT_FLAGS[method.adapter]}
         if family.architecture.lora.target_parameters and method.target == "all-linear":
             kwargs["target_parameters"] = list(family.architecture.lora.target_parameters)
         return AdapterPlan(
