@@ -1,0 +1,204 @@
+"""The vision half of an export: processor files written beside the weights, and logits checked on an image prompt.
+
+`sdk/exporter.py` exports every family the same way (atomic staging folder, verified logits, manifest); for a
+vision-language family (a `vision:` section in its file) it also calls this module, so that
+
+- the export carries what `AutoProcessor` / `AutoImageProcessor` load: `preprocessor_config.json` (the image
+  processor, as the Hub releases ship it), `processor_config.json` (the processor class, with the nested
+  sub-processor configs transformers 5 writes when the full processor loads here), and the tokenizer files and
+  `chat_template.jinja` the text export writes anyway;
+- the reloaded export answers an image prompt (the probe conversation with a synthetic image, rendered by the
+  saved chat template and expanded by the saved processor) with the logits of the model it was made from (the
+  peft model before merging, or the trained full weights) within the export's tolerance;
+- the manifest records which processor classes load the export here (`vision.processor`). Where the full
+  processor does not load (Qwen2-VL's constructs a video processor, which needs torchvision), the reason is
+  recorded and the image processor (`Qwen2VLImageProcessorPil` without torchvision) plus the family's
+  expansion facts do the work: `sdk.vision_inputs`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dayzero.atomic import atomic_write_text
+from dayzero.errors import ExportError, Where
+
+if TYPE_CHECKING:
+    from dayzero.registry.schema import Family, Vision
+
+    from .vision_inputs import VisionEncoder
+
+PROBE_QUESTION = "What is in this picture?"
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
+
+
+def probe_images() -> list[Any]:
+    """Two small synthetic RGB images (a gradient and a two-colour split), made with PIL: no file, no download.
+
+    Sizes differ (56x84, 84x56), so a grid family's two images expand to different token counts.
+    """
+    from PIL import Image
+
+    gradient = Image.new("RGB", (56, 84))
+    gradient.putdata([(x * 4, y * 3, 128) for y in range(84) for x in range(56)])
+    split = Image.new("RGB", (84, 56), (220, 40, 40))
+    split.paste((40, 40, 220), (42, 0, 84, 56))
+    return [gradient, split]
+
+
+def probe_conversation(images: int) -> list[dict[str, Any]]:
+    """A user turn with ``images`` image parts and a question, as vision-language chat templates take it."""
+    return [
+        {
+            "role": "user",
+            "content": [
+                *({"type": "image"} for _ in range(images)),
+                {"type": "text", "text": PROBE_QUESTION},
+            ],
+        }
+    ]
+
+
+def processor_source(*dirs: Path) -> Path:
+    """The first folder holding a saved processor (the run's final/ weights, else the base it trained from)."""
+    for d in dirs:
+        if any((d / name).is_file() for name in PROCESSOR_FILES):
+            return d
+    raise ExportError(
+        "the run saved no image processor (no preprocessor_config.json in final/ or the base model)",
+        where=Where(file=str(dirs[0])),
+        hint="a vision-language base model directory ships preprocessor_config.json; copy it into the base",
+    )
+
+
+@dataclass
+class VisionProbe:
+    """The image prompt an export is checked on, encoded by the processor of the model it is made from."""
+
+    vision: Vision
+    encoder: VisionEncoder
+    source: Path
+    inputs: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    @classmethod
+    def for_family(cls, family: Family, tokenizer: Any, *dirs: Path) -> VisionProbe | None:
+        """The probe of a vision-language family (`vision:` in its file); None for a text family."""
+        return cls.prepare(family.vision, tokenizer, *dirs) if family.vision is not None else None
+
+    @classmethod
+    def prepare(cls, vision: Vision, tokenizer: Any, *dirs: Path) -> VisionProbe:
+        from .vision_inputs import VisionEncoder
+
+        source = processor_source(*dirs)
+        encoder = VisionEncoder.load(vision, source, tokenizer)
+        probe = cls(vision=vision, encoder=encoder, source=source)
+        probe.text, probe.inputs = probe.encode(encoder, tokenizer)
+        return probe
+
+    def encode(self, encoder: VisionEncoder, tokenizer: Any) -> tuple[str, dict[str, Any]]:
+        """The probe rendered by ``tokenizer``'s chat template and encoded by ``encoder``."""
+        images = probe_images()[: 2 if self.vision.multi_image else 1]
+        try:
+            text = tokenizer.apply_chat_template(
+                probe_conversation(len(images)), tokenize=False, add_generation_prompt=True
+            )
+        except Exception as exc:  # a template error of any kind: the export cannot be checked on an image
+            raise ExportError(f"the chat template cannot render an image conversation: {exc}") from None
+        try:
+            return text, encoder.encode(text, images)
+        except ValueError as exc:
+            raise ExportError(
+                f"the image probe does not encode: {exc}",
+                hint="the chat template must write `vision.placeholder` once per image part",
+            ) from None
+
+    def logits(self, model: Any, inputs: dict[str, Any] | None = None) -> Any:
+        import torch
+
+        inputs = inputs if inputs is not None else self.inputs
+        was_training = model.training
+        model.eval()
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            out = model(**{k: v.to(device) if hasattr(v, "to") else v for k, v in inputs.items()})
+        model.train(was_training)
+        return out.logits.float().cpu()
+
+    def save(self, tmp: Path, tokenizer: Any) -> dict[str, Any]:
+        """Write the processor files into the staging folder ``tmp``; returns what the manifest records of them."""
+        encoder = self.encoder
+        encoder.image_processor.save_pretrained(
+            str(tmp)
+        )  # preprocessor_config.json, the Hub releases' layout
+        if encoder.processor is not None:
+            encoder.processor.save_pretrained(
+                str(tmp)
+            )  # processor_config.json (nested), chat template, tokenizer
+            tokenizer.save_pretrained(
+                str(tmp)
+            )  # the run's tokenizer and template win over the processor's copy
+        else:
+            record = {"processor_class": self.vision.processor.processor_class}
+            atomic_write_text(tmp / "processor_config.json", json.dumps(record, indent=2) + "\n")
+        return {"processor_source": str(self.source)}
+
+    def check(self, reloaded: Any, reference: Any, tmp: Path, tolerance: float) -> dict[str, Any]:
+        """The export's own processor and template (reloaded from ``tmp``) on the probe, against ``reference``."""
+        from transformers import AutoTokenizer
+
+        from .vision_inputs import VisionEncoder
+
+        tokenizer = AutoTokenizer.from_pretrained(str(tmp))
+        encoder = VisionEncoder.load(self.vision, tmp, tokenizer)
+        text, inputs = self.encode(encoder, tokenizer)
+        if text != self.text or not _same_ids(inputs["input_ids"], self.inputs["input_ids"]):
+            raise ExportError(
+                "the export's processor or chat template encodes the image probe differently from the run's",
+                hint="compare preprocessor_config.json with the base model's",
+            )
+        diff = float((self.logits(reloaded, inputs) - reference).abs().max())
+        if not diff <= tolerance:
+            raise ExportError(
+                f"on the image probe the export's logits differ from the trained model's by {diff:.3g} "
+                f"(tolerance {tolerance:g})",
+                hint="the merge is wrong for this architecture; export the adapter alone (`--adapter-only`)",
+            )
+        return {
+            "image_probe_max_logit_diff": diff,
+            "image_probe_tokens": int(inputs["input_ids"].shape[-1]),
+            "image_tokens": int(
+                (inputs["input_ids"] == tokenizer.convert_tokens_to_ids(self.vision.image_token)).sum()
+            ),
+            "processor": loaders(tmp),
+        }
+
+
+def _same_ids(a: Any, b: Any) -> bool:
+    return a.shape == b.shape and bool((a == b).all())
+
+
+def loaders(folder: Path) -> dict[str, str | None]:
+    """Which transformers classes load the processor files in ``folder`` here, and why the full one does not."""
+    from transformers import AutoImageProcessor, AutoProcessor
+
+    found: dict[str, str | None] = {"auto_processor": None, "auto_processor_error": None}
+    try:
+        found["auto_processor"] = type(AutoProcessor.from_pretrained(str(folder))).__name__
+    except Exception as exc:  # ImportError (torchvision) most often; recorded, not raised
+        found["auto_processor_error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    found["auto_image_processor"] = type(AutoImageProcessor.from_pretrained(str(folder))).__name__
+    return found
+
+
+def save_adapter_processor(vision: Vision, tokenizer: Any, tmp: Path, *dirs: Path) -> dict[str, Any]:
+    """An adapter-only export of a vision-language run carries the processor files too (served from it)."""
+    from .vision_inputs import VisionEncoder
+
+    source = processor_source(*dirs)
+    probe = VisionProbe(vision=vision, encoder=VisionEncoder.load(vision, source, tokenizer), source=source)
+    record = probe.save(tmp, tokenizer)
+    return {**record, "processor": loaders(tmp)}
