@@ -49,17 +49,10 @@ def probe_images() -> list[Any]:
     return [gradient, split]
 
 
-def probe_conversation(images: int) -> list[dict[str, Any]]:
-    """A user turn with ``images`` image parts and a question, as vision-language chat templates take it."""
-    return [
-        {
-            "role": "user",
-            "content": [
-                *({"type": "image"} for _ in range(images)),
-                {"type": "text", "text": PROBE_QUESTION},
-            ],
-        }
-    ]
+def probe_conversation(vision: Vision, images: int) -> list[dict[str, Any]]:
+    """A user turn with ``images`` images and a question, each image as the family's placeholder where its part
+    stood (how training renders image parts, `sdk/templates/vision.py`): the template renders plain text."""
+    return [{"role": "user", "content": vision.placeholder * images + PROBE_QUESTION}]
 
 
 def processor_source(*dirs: Path) -> Path:
@@ -104,7 +97,7 @@ class VisionProbe:
         images = probe_images()[: 2 if self.vision.multi_image else 1]
         try:
             text = tokenizer.apply_chat_template(
-                probe_conversation(len(images)), tokenize=False, add_generation_prompt=True
+                probe_conversation(self.vision, len(images)), tokenize=False, add_generation_prompt=True
             )
         except Exception as exc:  # a template error of any kind: the export cannot be checked on an image
             raise ExportError(f"the chat template cannot render an image conversation: {exc}") from None

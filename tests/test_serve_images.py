@@ -38,7 +38,7 @@ def test_data_uri_images_decode_in_order() -> None:
     assert [f.where for f in found] == ["messages.0.content.0", "messages.0.content.1"]
     assert [f.image.size for f in found] == [(10, 20), (30, 5)]
     assert found[1].image.mode == "RGB" and found[1].image.getpixel((0, 0)) == (0, 0, 255)
-    assert req.messages[0].parts() == [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "what?"}]
+    assert req.messages[0].text_with_images("<img>") == "<img><img>what?"
 
 
 def test_too_many_images_is_400_naming_the_first_extra_part() -> None:

@@ -93,20 +93,20 @@ class ChatMessage(_Lenient):
 
     def text(self) -> str:
         """The content as one string: text parts joined (a message with images is refused before this
-        by a text-only model, and rendered with `parts` by a vision-language one)."""
+        by a text-only model, and rendered with `text_with_images` by a vision-language one)."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
         return "".join(part.text for part in self.content if isinstance(part, ContentPart))
 
-    def parts(self) -> list[dict[str, str]]:
-        """The content as template parts: `{"type": "text", "text": ...}` and `{"type": "image"}` (the
-        shape vision-language chat templates iterate over; the pixels travel separately)."""
+    def text_with_images(self, placeholder: str) -> str:
+        """The content as one string with ``placeholder`` (the family's `vision.placeholder`) where each image
+        part stood: what training renders for an image part (`sdk/templates/vision.py`), so the served prompt
+        is the trained one, through the official template or the family's format alike."""
         if not isinstance(self.content, list):
-            return [{"type": "text", "text": self.text()}]
-        return [{"type": "text", "text": p.text} if isinstance(p, ContentPart) else {"type": "image"}
-                for p in self.content]
+            return self.text()
+        return "".join(p.text if isinstance(p, ContentPart) else placeholder for p in self.content)
 
 
 class FunctionDef(_Lenient):

@@ -141,7 +141,7 @@ class ModelService:
         thinking = self._thinking(req)
         try:
             prompt = fmt.render(
-                to_template_messages(req.messages, parts=self.vision is not None),
+                to_template_messages(req.messages, placeholder=self.vision.vision.placeholder if self.vision else None),
                 tools=[t.model_dump(exclude_none=True) for t in req.tools] if req.tools else None,
                 add_generation_prompt=True,
                 thinking=thinking,
@@ -340,12 +340,12 @@ class _Done:
     count: int = 0
 
 
-def to_template_messages(messages: list[ChatMessage], *, parts: bool = False) -> list[dict[str, Any]]:
-    """OpenAI messages as the renderer takes them: plain dicts, tool-call arguments as objects. With ``parts``
-    (a vision-language model), a message with images keeps its content as `text` / `image` parts, in order."""
+def to_template_messages(messages: list[ChatMessage], *, placeholder: str | None = None) -> list[dict[str, Any]]:
+    """OpenAI messages as the renderer takes them: plain dicts, tool-call arguments as objects. With a
+    ``placeholder`` (a vision-language model's), each image part becomes it, in place."""
     out = []
     for m in messages:
-        content: Any = m.parts() if parts and m.has_images else m.text()
+        content = m.text_with_images(placeholder) if placeholder is not None else m.text()
         msg: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": content}
         if m.tool_calls:
             msg["tool_calls"] = [
