@@ -216,3 +216,41 @@ def test_vllm_command_carries_the_multimodal_limit(vlm_dir: Path) -> None:
 def test_inline_template_is_trls(reference_dir: Path) -> None:
     official = (reference_dir / "trl" / "trl" / "chat_templates" / "qwen2_5_vl.jinja").read_text(encoding="utf-8")
     assert official.rstrip("\n") == QWEN2_VL_TEMPLATE
+
+
+def test_chat_command_takes_an_image_path(vlm_dir: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "red.png").write_bytes(_png(56, 84, (200, 30, 30)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dayzero", "chat", str(vlm_dir), "--image", str(tmp_path / "red.png"),
+         "--max-tokens", "4", "--temperature", "0"],
+        input="What colour is it?\nand now without a picture\n", capture_output=True, text=True, timeout=180, env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "error" not in proc.stdout
+    assert len([line for line in proc.stdout.splitlines() if line.startswith("assistant> ")]) == 2
+
+
+def test_concurrent_image_and_text_requests_each_get_their_own_answer(client) -> None:
+    """Image jobs run alone (their pixel tensors match one unpadded row); text jobs may batch around them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = [
+        _image_message(_png(56, 84, (200, 30, 30))),
+        [{"role": "user", "content": "just text"}],
+        _image_message(_png(84, 56, (30, 30, 200)), question="And this one?"),
+        [{"role": "user", "content": "more text"}],
+    ]
+
+    def ask(messages: list[dict]) -> str:
+        r = client.chat.completions.create(model="tiny-vl", messages=messages, max_tokens=5, temperature=0)
+        return r.choices[0].message.content
+
+    alone = [ask(m) for m in requests]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(ask, requests))
+    assert together == alone
