@@ -116,7 +116,9 @@ def compile(
         matched_by=matched_by,
         checkpoint=view.checkpoint,
         model_class="AutoModelForSequenceClassification" if r.method.stage == "rm" else family.architecture.model_class,
-        loader="AutoModelForSequenceClassification" if r.method.stage == "rm" else "AutoModelForCausalLM",
+        loader="AutoModelForSequenceClassification" if r.method.stage == "rm" else (
+            family.vision.processor.auto_class if family.vision else "AutoModelForCausalLM"  # a VLM's own auto class
+        ),
         load_kwargs={"num_labels": 1} if r.method.stage == "rm" else {},  # a reward model scores with one label
         trust_remote_code=r.model.trust_remote_code,
         use_safetensors=not r.model.allow_pickle,
@@ -127,6 +129,9 @@ def compile(
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
     check_sample_image(r, loaded, family, problems)
     rl = rl_plan(r, loaded, family, cuda, problems)
+    from .compile_vision import vision_problems
+
+    problems.extend(vision_problems(r, family))
     trainer = _trainer_plan(r, cuda and bf16, cuda, problems)
     head = choose_head(r.method.stage, cuda=cuda, requested=r.train.lm_head, moe=family.architecture.moe is not None,
                        sharded=r.distributed.strategy in ("fsdp2", "deepspeed") and r.distributed.world_size > 1)
@@ -359,7 +364,9 @@ def _adapter_plan(method: MethodSection, family: Family, problems: list[str], cu
             kind="freeze", peft_config=None, trainable_layers=method.trainable_layers,
             layers=family.architecture.layers, quantization=quant,
         )
-    return AdapterPlan(kind="full", peft_config=None, quantization=quant)
+    from .compile_vision import frozen_parts
+
+    return AdapterPlan(kind="full", peft_config=None, quantization=quant, frozen_parts=frozen_parts(method, family))
 
 
 def _trainer_plan(r: Recipe, bf16_ok: bool, cuda: bool, problems: list[str]) -> TrainerPlan:

@@ -263,6 +263,11 @@ def train(
     checkpoint = newest_complete(run_dir / "checkpoints")[0] if resume else None
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
+        if plan.adapter.frozen_parts:  # a vision-language full fine-tune (sdk.train.vision)
+            from .train.vision import freeze_parts
+
+            freeze_parts(model, plan.view.family, freeze_vision="vision_tower" in plan.adapter.frozen_parts,
+                         freeze_projector="projector" in plan.adapter.frozen_parts)
         prepare_model(model, plan)  # ZeRO-3 leaf modules, where the plan names them
         trainer = build_trainer(
             plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks,

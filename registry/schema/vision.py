@@ -102,6 +102,12 @@ class Vision(Strict):
     image_token: str = Field(
         description="The token the processor repeats once per image feature, e.g. `<|image_pad|>`."
     )
+    expanded: str = Field(
+        default="{image}",
+        description="What the processor turns one `placeholder` into; `{image}` stands for `image_token` repeated "
+        "once per feature (Qwen2-VL: `<|vision_start|>{image}<|vision_end|>`; Gemma 3 adds blank lines and "
+        "`<start_of_image>` / `<end_of_image>` around it).",
+    )
     video_placeholder: str | None = Field(default=None, description="What the template writes for one video.")
     video_token: str | None = Field(default=None, description="Video counterpart of `image_token`, if any.")
     start_token: str | None = Field(
@@ -140,11 +146,9 @@ class Vision(Strict):
     serving: VisionServing = Field(default_factory=VisionServing)
 
     @model_validator(mode="after")
-    def _image_token_in_placeholder(self) -> Vision:
-        if self.image_token not in self.placeholder:
-            raise ValueError(
-                f"`image_token` {self.image_token!r} must occur in `placeholder` {self.placeholder!r}"
-            )
+    def _expansion_has_its_slot(self) -> Vision:
+        if "{image}" not in self.expanded:
+            raise ValueError(f"`expanded` must contain the `{{image}}` slot, got {self.expanded!r}")
         if self.video and (self.video_token is None or self.video_placeholder is None):
             raise ValueError("`video: true` needs `video_token` and `video_placeholder`")
         return self
