@@ -4,16 +4,16 @@
 vision-language family (a `vision:` section in its file) it also calls this module, so that
 
 - the export carries what `AutoProcessor` / `AutoImageProcessor` load: `preprocessor_config.json` (the image
-  processor, as the Hub releases ship it), `processor_config.json` (the processor class, with the nested
-  sub-processor configs transformers 5 writes when the full processor loads here), and the tokenizer files and
-  `chat_template.jinja` the text export writes anyway;
-- the reloaded export answers an image prompt (the probe conversation with a synthetic image, rendered by the
-  saved chat template and expanded by the saved processor) with the logits of the model it was made from (the
-  peft model before merging, or the trained full weights) within the export's tolerance;
-- the manifest records which processor classes load the export here (`vision.processor`). Where the full
-  processor does not load (Qwen2-VL's constructs a video processor, which needs torchvision), the reason is
-  recorded and the image processor (`Qwen2VLImageProcessorPil` without torchvision) plus the family's
-  expansion facts do the work: `sdk.vision_inputs`.
+  processor, as the Hub releases ship it), `processor_config.json` (the release's processor class), and the
+  tokenizer files and `chat_template.jinja` the text export writes anyway;
+- the reloaded export answers an image prompt (two synthetic PIL images in the probe conversation, rendered by
+  the saved chat template, expanded with the saved image processor as training expands them) with the logits
+  of the model it was made from (the peft model before merging, or the trained full weights) within the
+  export's tolerance;
+- the manifest records which processor classes load the export here (`vision.processor`): without torchvision
+  `AutoProcessor` cannot build Qwen2-VL's processor (it constructs a video processor, which imports
+  torchvision) and `AutoImageProcessor` gives `Qwen2VLImageProcessorPil`; dayzero itself always uses the
+  family's `vision.processor.image_processor_class` with its expansion facts (`sdk.vision_inputs`).
 """
 
 from __future__ import annotations
@@ -122,22 +122,17 @@ class VisionProbe:
         return out.logits.float().cpu()
 
     def save(self, tmp: Path, tokenizer: Any) -> dict[str, Any]:
-        """Write the processor files into the staging folder ``tmp``; returns what the manifest records of them."""
-        encoder = self.encoder
-        encoder.image_processor.save_pretrained(
-            str(tmp)
-        )  # preprocessor_config.json, the Hub releases' layout
-        if encoder.processor is not None:
-            encoder.processor.save_pretrained(
-                str(tmp)
-            )  # processor_config.json (nested), chat template, tokenizer
-            tokenizer.save_pretrained(
-                str(tmp)
-            )  # the run's tokenizer and template win over the processor's copy
-        else:
-            record = {"processor_class": self.vision.processor.processor_class}
-            atomic_write_text(tmp / "processor_config.json", json.dumps(record, indent=2) + "\n")
-        return {"processor_source": str(self.source)}
+        """Write the processor files into the staging folder ``tmp``; returns what the manifest records of them.
+
+        `preprocessor_config.json` is the image processor (the Hub releases' layout, which both the PIL and the
+        torchvision class read); `processor_config.json` names the release's processor class, whose other
+        sub-processors (a video processor) fall back to the same file; the chat template and tokenizer files
+        are the text export's.
+        """
+        self.encoder.image_processor.save_pretrained(str(tmp))
+        record = {"processor_class": self.vision.processor.processor_class}
+        atomic_write_text(tmp / "processor_config.json", json.dumps(record, indent=2) + "\n")
+        return {"processor_source": str(self.source.resolve())}
 
     def check(self, reloaded: Any, reference: Any, tmp: Path, tolerance: float) -> dict[str, Any]:
         """The export's own processor and template (reloaded from ``tmp``) on the probe, against ``reference``."""

@@ -1,18 +1,16 @@
 """From a rendered prompt and its images to a vision-language model's inputs (ids, pixels, grids, token types).
 
-The chat template writes one placeholder per image (`vision.placeholder`); the model needs the image token in it
-repeated once per image feature, the image processor's pixel values, and (M-RoPE models) `mm_token_type_ids`.
-Two ways, in this order:
+The chat template writes one placeholder per image (`vision.placeholder`); the model needs it replaced by
+`vision.expanded` with the image token repeated once per image feature, the image processor's pixel values,
+and (M-RoPE models) `mm_token_type_ids`. This is exactly what training does (`sdk/data/images_rows.py`): the
+same image processor class (`vision.processor.image_processor_class`, the PIL one, read from the model
+folder's `preprocessor_config.json`), the same per-image count (`sdk.templates.vision.image_token_count`) and
+the same modality ids, so a served or exported model sees the token layout it was trained on.
 
-- the release's full processor (`AutoProcessor`), when it loads: it expands exactly as the release does;
-- else the family's `vision.expansion` facts with the offline image processor (`AutoImageProcessor`, which picks
-  the PIL class when torchvision is absent): a `grid` family repeats the image token
-  ``prod(image_grid_thw) / merge_size²`` times per image, as `Qwen2VLProcessor.replace_image_token` does.
-
-Why the fallback exists: the full processors of the Qwen-VL and GLM-4.1V families construct a video processor,
+Why not the release's full processor (`AutoProcessor`): Qwen-VL's and GLM-4.1V's construct a video processor,
 which imports torchvision (`Qwen2VLVideoProcessor requires the Torchvision library`), and torchvision's wheels
-are ABI-broken next to torch 2.13 here. A family whose expansion only its processor knows (`fixed` with extra
-framing tokens, `processor`, `single`) needs that processor and says so when it does not load.
+are ABI-broken next to torch 2.13 here; and where it loads, a torchvision image processor resizes slightly
+differently from the PIL one training used. The export records which classes load (`sdk/export_vision.py`).
 
 Export (`sdk/export_vision.py`), serving (`sdk/serve`) and the terminal chat use this one module.
 """
@@ -35,90 +33,57 @@ class ImageCountError(ValueError):
 
 @dataclass
 class VisionEncoder:
-    """Encodes (prompt text, images) for one model directory's processor and the family's vision facts."""
+    """Encodes (prompt text, images) with one model folder's image processor and the family's vision facts."""
 
     vision: Vision
     tokenizer: Any
     image_processor: Any
-    processor: Any = None  # the release's full processor, when it loads here
 
     @classmethod
     def load(cls, vision: Vision, model_dir: str | Path, tokenizer: Any) -> VisionEncoder:
-        """The processors saved in ``model_dir`` (an export, a run's base or final weights)."""
-        from transformers import AutoImageProcessor, AutoProcessor
+        """The image processor saved in ``model_dir`` (an export, a run's base), as the family's class."""
+        import transformers
 
-        processor = None
-        try:
-            processor = AutoProcessor.from_pretrained(str(model_dir))
-        except (ImportError, OSError, ValueError, TypeError, AttributeError, KeyError):
-            processor = None  # e.g. a video processor that needs torchvision: expand from the facts instead
-        if processor is not None and getattr(processor, "image_processor", None) is None:
-            processor = None  # AutoProcessor fell back to the tokenizer alone
-        try:
-            image_processor = (
-                processor.image_processor
-                if processor is not None
-                else AutoImageProcessor.from_pretrained(str(model_dir))
+        name = vision.processor.image_processor_class
+        processor_cls = getattr(transformers, name, None)
+        if processor_cls is None:
+            raise NotSupportedError(
+                f"transformers {transformers.__version__} has no {name!r}",
+                where=Where(field="vision.processor.image_processor_class"),
             )
+        try:
+            image_processor = processor_cls.from_pretrained(str(model_dir))
         except (OSError, ValueError) as exc:
             raise NotSupportedError(
                 f"no image processor in {model_dir} ({exc})",
                 where=Where(file=str(Path(model_dir) / "preprocessor_config.json")),
                 hint="a vision-language model directory needs preprocessor_config.json (dayzero's export writes it)",
             ) from None
-        return cls(vision=vision, tokenizer=tokenizer, image_processor=image_processor, processor=processor)
-
-    @property
-    def processor_name(self) -> str:
-        """What does the expansion, for reports: the full processor's class, or `<image processor> + facts`."""
-        if self.processor is not None:
-            return type(self.processor).__name__
-        return f"{type(self.image_processor).__name__} + vision.expansion"
+        return cls(vision=vision, tokenizer=tokenizer, image_processor=image_processor)
 
     def count_placeholders(self, text: str) -> int:
-        return text.count(self.vision.image_token)
+        return text.count(self.vision.placeholder)
 
     def encode(self, text: str, images: list[Any]) -> dict[str, Any]:
-        """Batch-of-one tensors for ``model(**inputs)`` / ``generate``: input_ids, attention_mask, pixel values and
-        whatever the processor adds (image_grid_thw, ...), and mm_token_type_ids where the family needs them."""
+        """Batch-of-one tensors for ``model(**inputs)`` / ``generate``: input_ids, attention_mask, the image
+        processor's outputs (pixel_values, image_grid_thw, ...), and mm_token_type_ids where the family needs them."""
         import torch
+
+        from dayzero.sdk.templates.vision import image_token_count, mm_token_type_ids
 
         found = self.count_placeholders(text)
         if found != len(images):
             raise ImageCountError(f"the prompt has {found} image placeholder(s) for {len(images)} image(s)")
-        if not images:
-            enc = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")
-            return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-        if self.processor is not None:
-            out = dict(
-                self.processor(
-                    text=[text], images=list(images), return_tensors="pt", add_special_tokens=False
-                )
-            )
-        else:
-            out = self._expand(text, images)
-        if self.vision.mm_token_type_ids and "mm_token_type_ids" not in out:
-            image_id = self.tokenizer.convert_tokens_to_ids(self.vision.image_token)
-            out["mm_token_type_ids"] = (out["input_ids"] == image_id).to(torch.long)
-        if not self.vision.mm_token_type_ids:
-            out.pop("mm_token_type_ids", None)
+        pixels: dict[str, Any] = {}
+        if images:
+            pixels = dict(self.image_processor(images=list(images), return_tensors="pt"))
+            counts = [image_token_count(self.vision, pixels, i) for i in range(len(images))]
+            pieces = text.split(self.vision.placeholder)
+            slots = [self.vision.expanded.replace("{image}", self.vision.image_token * n) for n in counts]
+            text = pieces[0] + "".join(slot + rest for slot, rest in zip(slots, pieces[1:], strict=True))
+        enc = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")
+        out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], **pixels}
+        if images and self.vision.mm_token_type_ids:
+            ids = enc["input_ids"][0].tolist()
+            out["mm_token_type_ids"] = torch.tensor([mm_token_type_ids(ids, self.tokenizer, self.vision)])
         return out
-
-    def _expand(self, text: str, images: list[Any]) -> dict[str, Any]:
-        exp = self.vision.expansion
-        kind = str(getattr(exp.kind, "value", exp.kind))
-        if kind != "grid":
-            raise NotSupportedError(
-                f"expanding `{kind}` image tokens needs the family's full processor "
-                f"({self.vision.processor.processor_class}), which did not load here",
-                where=Where(field="vision.expansion.kind"),
-                hint="install the processor's dependencies (torchvision for some), or use a grid family",
-            )
-        pixels = dict(self.image_processor(images=list(images), return_tensors="pt"))
-        merge = int(getattr(self.image_processor, "merge_size", None) or exp.merge_size or 1)
-        counts = [int(grid.prod()) // merge**2 for grid in pixels["image_grid_thw"]]
-        token = self.vision.image_token
-        pieces = text.split(token)
-        expanded = pieces[0] + "".join(token * n + rest for n, rest in zip(counts, pieces[1:], strict=True))
-        enc = self.tokenizer(expanded, add_special_tokens=False, return_tensors="pt")
-        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], **pixels}

@@ -1,9 +1,9 @@
 """Exporting a tiny Qwen2-VL run: processor files, the image-probe check, reload in plain transformers, serving.
 
-The run is a LoRA SFT of the family's tiny instance (the real `Qwen2VLForConditionalGeneration`). Expected
-values come from outside the export: peft's base + adapter on an image prompt the test builds itself (the PIL
-image processor, image tokens expanded by hand: a 56x84 image is 4x6 patches of 14, 6 tokens after the 2x2
-merge), and plain `transformers` generation for the served answer.
+The run is a LoRA SFT of the family's tiny instance (the real `Qwen2VLForConditionalGeneration`) on the bundled
+colour pictures (`demo_vl`). Expected values come from outside the export: peft's base + adapter on an image
+prompt the test builds itself (the PIL image processor, image tokens expanded by hand: a 56x84 image is 4x6
+patches of 14, 6 tokens after the 2x2 merge), and plain `transformers` generation for the served answer.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def vl_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     recipe = {
         "name": "vl-lora",
         "model": {"id": "tiny:qwen2-vl"},
-        "data": {"datasets": ["demo_sft"], "max_samples": 8, "cutoff_len": 256},
+        "data": {"datasets": ["demo_vl"], "max_samples": 8, "cutoff_len": 256},
         "method": {"stage": "sft", "adapter": "lora", "r": 4, "alpha": 8},
         "train": {"max_steps": 3, "batch_size": 2, "learning_rate": 2e-2, "report_to": "none",
                   "output_dir": str(root / "{name}")},
@@ -201,20 +201,3 @@ def test_served_export_answers_as_plain_transformers(merged: Path) -> None:
         svc.backend.close()
     assert r.choices[0].message.content == expected
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _vlm_loader_shim():  # TEMPORARY until vision-core's compile sets the VLM loader; removed at merge
-    import dayzero.sdk.compiler as compiler
-
-    original = compiler.compile
-
-    def patched(*args, **kwargs):
-        plan = original(*args, **kwargs)
-        if plan.view.family.vision is not None and plan.model.loader == "AutoModelForCausalLM":
-            plan = plan.model_copy(update={"model": plan.model.model_copy(
-                update={"loader": plan.view.family.vision.processor.auto_class})})
-        return plan
-
-    compiler.compile = patched
-    yield
-    compiler.compile = original
