@@ -137,3 +137,23 @@ def test_image_parts_only_in_user_messages_and_known_part_types() -> None:
         ChatCompletionRequest.model_validate(
             {"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}
         )
+
+
+@pytest.mark.slow  # three compiles: about 20 s here
+def test_sample_image_is_checked_at_compile_time(tmp_path) -> None:
+    """A recipe's `sample.image` must be a file, for a family that takes images: refused before training."""
+    from dayzero.errors import RecipeError
+    from dayzero.sdk.compiler import compile as compile_plan
+
+    def recipe(model: str, image: str) -> dict:
+        return {"name": "s", "model": {"id": model}, "data": {"datasets": ["demo_sft"]},
+                "method": {"stage": "sft", "adapter": "lora"},
+                "train": {"output_dir": str(tmp_path / "run"), "report_to": "none"},
+                "sample": {"prompt": "What colour?", "image": image}}
+
+    (tmp_path / "red.png").write_bytes(_png(8, 8))
+    assert compile_plan(recipe("tiny:qwen2-vl", str(tmp_path / "red.png"))).view.family.vision is not None
+    with pytest.raises(RecipeError, match=r"\[sample.image\] no image file"):
+        compile_plan(recipe("tiny:qwen2-vl", str(tmp_path / "missing.png")))
+    with pytest.raises(RecipeError, match=r"\[sample.image\] family qwen2 is text-only"):
+        compile_plan(recipe("tiny:qwen2", str(tmp_path / "red.png")))
