@@ -157,3 +157,22 @@ def test_sample_image_is_checked_at_compile_time(tmp_path) -> None:
         compile_plan(recipe("tiny:qwen2-vl", str(tmp_path / "missing.png")))
     with pytest.raises(RecipeError, match=r"\[sample.image\] family qwen2 is text-only"):
         compile_plan(recipe("tiny:qwen2", str(tmp_path / "red.png")))
+
+
+def test_serve_command_passes_the_image_bounds(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`dayzero serve --allow-image-urls --max-images ...` reach the app's Limits (the server itself is not started)."""
+    import dayzero.sdk.serve as serve_pkg
+    from dayzero import registry
+    from dayzero.cli import main
+    from dayzero.sdk.tiny import save_tiny
+
+    seen = {}
+    monkeypatch.setattr(serve_pkg, "service_for", lambda target, **kw: type("S", (), {"model_name": target.name})())
+    monkeypatch.setattr(serve_pkg, "create_app", lambda service, api_key=None, limits=None: seen.setdefault("l", limits))
+    monkeypatch.setattr(serve_pkg, "serve_forever", lambda *a, **k: None)
+    folder = save_tiny(registry.get("qwen2"), tmp_path / "m")
+    main(["serve", str(folder), "--allow-image-urls", "--max-images", "3", "--max-image-mb", "0.5",
+          "--max-image-pixels", "1000"])
+    limits = seen["l"]
+    assert (limits.allow_image_urls, limits.max_images, limits.max_image_pixels) == (True, 3, 1000)
+    assert limits.max_image_bytes == 512 * 1024
