@@ -164,6 +164,44 @@ class VisionProbe:
             "processor": loaders(tmp),
         }
 
+    def check_trained(self, reloaded: Any, probe_file: Path, tolerance: float) -> float | None:
+        """The export against the trained model as it was in memory at the end of training (the image probe the
+        run stored beside its weights, `trained_image_tensors`); None when the run stored none."""
+        if not probe_file.is_file():
+            return None
+        from safetensors.torch import load_file
+
+        stored = {
+            k[len(IMAGE_PREFIX) :]: v
+            for k, v in load_file(str(probe_file)).items()
+            if k.startswith(IMAGE_PREFIX)
+        }
+        if "logits" not in stored:
+            return None
+        logits = stored.pop("logits")
+        diff = float((self.logits(reloaded, stored) - logits).abs().max())
+        if not diff <= tolerance:
+            raise ExportError(
+                f"on the image probe the export differs from the trained model by {diff:.3g} (tolerance {tolerance:g})",
+                hint="the vision tower or projector did not save as trained; export with --adapter-only",
+            )
+        return diff
+
+
+IMAGE_PREFIX = "image."  # the image probe's tensors in the run's probe file
+
+
+def trained_image_tensors(vision: Vision, model: Any, tokenizer: Any) -> dict[str, Any]:
+    """The image probe's inputs and the trained model's logits on them, for the run's probe file (empty when the
+    base the tokenizer came from has no image processor: the export then says so)."""
+    try:
+        probe = VisionProbe.prepare(vision, tokenizer, Path(tokenizer.name_or_path))
+    except ExportError:
+        return {}
+    out = {IMAGE_PREFIX + k: v.contiguous() for k, v in probe.inputs.items() if hasattr(v, "contiguous")}
+    out[IMAGE_PREFIX + "logits"] = probe.logits(model).contiguous()
+    return out
+
 
 def _same_ids(a: Any, b: Any) -> bool:
     return a.shape == b.shape and bool((a == b).all())

@@ -32,7 +32,7 @@ from dayzero.atomic import atomic_write_text
 from dayzero.errors import ExportError, Where
 
 from .artifacts import EXPORT_MANIFEST, check_export_target, clean_stale_partials, partial_name, swap_in
-from .export_vision import VisionProbe, save_adapter_processor
+from .export_vision import VisionProbe, save_adapter_processor, trained_image_tensors
 from .modelfile import modelfile
 from .plan import Plan
 from .runinfo import quiet_library_deprecations, read_run_json
@@ -237,16 +237,19 @@ def _probe_inputs(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
         return [], dict(tokenizer(["The quick brown fox jumps over the lazy dog."], return_tensors="pt"))
 
 
-def save_probe(model: Any, tokenizer: Any, final: Path, *, write: bool = True) -> None:
+def save_probe(model: Any, tokenizer: Any, final: Path, *, write: bool = True, vision: Any = None) -> None:
     """Store the trained model's logits on the probe batch beside its weights (for the export check).
 
-    A sharded model (FSDP2) computes its forward collectively: every rank calls this, one writes.
+    A sharded model (FSDP2) computes its forward collectively: every rank calls this, one writes. A
+    vision-language family (``vision``: its facts) adds the image probe (sdk/export_vision.py).
     """
     from safetensors.torch import save_file
 
     _, batch = _probe_inputs(tokenizer)
     tensors = {"input_ids": batch["input_ids"].contiguous(), "attention_mask": batch["attention_mask"].contiguous()}
     tensors["logits"] = _logits(model, batch).contiguous()
+    if vision is not None:
+        tensors.update(trained_image_tensors(vision, model, tokenizer))
     if not write:
         return
     tmp = final / f".{PROBE_FILE}.tmp"
@@ -299,8 +302,10 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
             hint="the merge is wrong for this architecture; export the adapter alone (`--adapter-only`)",
         )
     report = ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol)
-    if vision is not None:  # the export's own processor and template, on an image prompt
+    if vision is not None:  # the export's own processor and template, on an image prompt; and the trained model's
         report.vision = {**(vision_record or {}), **vision.check(reloaded, image_reference, tmp, tol)}
+        if quantized is None:
+            report.vision["trained_image_max_logit_diff"] = vision.check_trained(reloaded, final / PROBE_FILE, tol)
     trained = _trained_logits(final)
     if quantized is not None:
         q = plan.adapter.quantization or {}

@@ -301,7 +301,8 @@ def train(
                 setup_.tokenizer.save_pretrained(str(staging))
             if trainer.is_world_process_zero() or plan.distributed.strategy in ("fsdp2", "deepspeed"):
                 # the trained model's own logits, what an export must match (sharded: every rank forwards)
-                save_probe(model, setup_.tokenizer, staging, write=trainer.is_world_process_zero())
+                save_probe(model, setup_.tokenizer, staging, write=trainer.is_world_process_zero(),
+                           vision=plan.view.family.vision)
             if trainer.is_world_process_zero():
                 atomic_write_text(staging / "dayzero_final.json", json.dumps({"adapter": plan.adapter.kind}) + "\n")
                 swap_in(staging, final)  # final/ appears only complete

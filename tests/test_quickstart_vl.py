@@ -34,6 +34,7 @@ def test_quickstart_vl_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert info["status"] == "done" and info["family"] == "qwen2-vl"
     vision = info["export"]["vision"]
     assert vision["image_probe_max_logit_diff"] <= 1e-5 and vision["image_tokens"] > 0
+    assert vision["trained_image_max_logit_diff"] <= 1e-5  # the full fine-tune as it was in memory
     assert {"preprocessor_config.json", "processor_config.json", "chat_template.jinja"} <= set(info["export"]["files"])
     # the sample: the recipe's image (blue.png) and question, answered through the server
     assert Path(info["sample"]["image"]).name == "blue.png"

@@ -79,6 +79,7 @@ def test_merged_export_carries_the_processor_and_matches_on_an_image(vl_run: Pat
     manifest = json.loads((merged / "dayzero_export.json").read_text())
     vision = manifest["vision"]
     assert vision["image_probe_max_logit_diff"] <= 1e-5
+    assert vision["trained_image_max_logit_diff"] <= 1e-5  # against the model in memory at the end of training
     assert vision["image_tokens"] == 12  # the probe's 56x84 and 84x56 images: 6 tokens each
     assert vision["processor"]["auto_image_processor"] == type(AutoImageProcessor.from_pretrained(str(merged))).__name__
 
@@ -115,7 +116,7 @@ def test_auto_processor_without_torchvision_is_recorded(merged: Path) -> None:
         assert type(AutoProcessor.from_pretrained(str(merged))).__name__ == record["auto_processor"]
 
 
-def test_a_wrong_image_logit_fails_the_check(vl_run: Path, merged: Path) -> None:
+def test_a_wrong_image_logit_fails_the_check(vl_run: Path, merged: Path, tmp_path: Path) -> None:
     import torch
     from transformers import AutoModelForImageTextToText, AutoTokenizer
 
@@ -132,6 +133,16 @@ def test_a_wrong_image_logit_fails_the_check(vl_run: Path, merged: Path) -> None
     wrong[0, int(probe.inputs["input_ids"].shape[1]) // 2, 3] += 0.01  # one logit, on an image-conditioned position
     with pytest.raises(ExportError, match="image probe"):
         probe.check(model, wrong, merged, 1e-5)
+
+    # the trained model's own image probe (stored by the run): as stored it passes, one changed logit fails
+    from safetensors.torch import load_file, save_file
+
+    stored = load_file(str(vl_run / "final" / "dayzero_probe.safetensors"))
+    assert probe.check_trained(model, vl_run / "final" / "dayzero_probe.safetensors", 1e-5) <= 1e-5
+    stored["image.logits"][0, -1, 0] += 0.01
+    save_file(stored, str(tmp_path / "probe.safetensors"))
+    with pytest.raises(ExportError, match="differs from the trained model"):
+        probe.check_trained(model, tmp_path / "probe.safetensors", 1e-5)
 
 
 def test_adapter_only_export_carries_the_processor_and_serves(vl_run: Path, merged: Path, tmp_path: Path) -> None:
