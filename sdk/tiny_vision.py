@@ -69,10 +69,15 @@ def image_processor(family: Family, *, tiny: bool = False, **overrides: Any) -> 
         if exp.temporal_patch_size:
             kwargs["temporal_patch_size"] = exp.temporal_patch_size
     elif exp.image_size:
-        kwargs["size"] = {"height": exp.image_size, "width": exp.image_size}
+        kwargs["image_size"] = exp.image_size
     if tiny:
         kwargs.update(vision.tiny_processor)
     kwargs.update(overrides)
+    side = kwargs.pop("image_size", None)
+    if side is not None:  # fixed-size processors: resize (and, for CLIP's, centre-crop) to one square side
+        kwargs["size"] = {"height": side, "width": side}
+        if getattr(cls, "crop_size", None) is not None:
+            kwargs["crop_size"] = {"height": side, "width": side}
     if "min_pixels" in kwargs or "max_pixels" in kwargs:  # transformers 5 spells the pixel budget as `size`
         kwargs["size"] = {"shortest_edge": kwargs.pop("min_pixels"), "longest_edge": kwargs.pop("max_pixels")}
     return cls(**kwargs)

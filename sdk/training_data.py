@@ -93,8 +93,9 @@ def prepare_images(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: A
     # the base's own pixel budget (preprocessor_config.json), read by the PIL class the family names
     processor_cls = getattr(transformers, family.vision.processor.image_processor_class)
     processor = processor_cls.from_pretrained(tokenizer.name_or_path)
+    model_config = transformers.AutoConfig.from_pretrained(tokenizer.name_or_path)  # tokens per image (fixed kinds)
     rows, stats = prepare_vision(loaded.recipe.data, family, template=template, tokenizer=tokenizer,
-                                 processor=processor, base_dir=loaded.base_dir)
+                                 processor=processor, base_dir=loaded.base_dir, model_config=model_config)
     train = datasets.Dataset.from_list(rows)
     info = {
         "fingerprint": getattr(train, "_fingerprint", None), "rows": len(rows), "eval_rows": 0,

@@ -39,7 +39,14 @@ class Expansion(Strict):
         ge=1,
         description="Frames per temporal patch (grid; a still image is repeated to fill it).",
     )
-    tokens_per_image: int | None = Field(default=None, ge=1, description="Tokens per image (fixed).")
+    tokens_per_image: int | None = Field(
+        default=None, ge=1, description="Tokens per image of the release (fixed)."
+    )
+    tokens_field: str | None = Field(
+        default=None,
+        description="config.json field that holds the tokens per image (fixed; Gemma 3 `mm_tokens_per_image`, LLaVA "
+        "`image_seq_length`): read from the model's own config, so a tiny instance counts its own.",
+    )
     image_size: int | None = Field(
         default=None, ge=1, description="Side an image is resized to (fixed, processor)."
     )
@@ -127,6 +134,11 @@ class Vision(Strict):
         default=False,
         description="Whether forward needs `mm_token_type_ids` (0 text, 1 image, 2 video): M-RoPE models in transformers 5.",
     )
+    token_type_ids: bool = Field(
+        default=False,
+        description="Whether forward takes `token_type_ids` marking image tokens 1 (Gemma 3: bidirectional attention "
+        "over an image's tokens while training).",
+    )
     multi_image: bool = Field(default=True, description="Whether one conversation may hold several images.")
     video: bool = Field(default=False, description="Whether the family takes video input.")
     modules: VisionModules
@@ -141,6 +153,11 @@ class Vision(Strict):
         default=True,
         description="LoRA presets apply under `modules.language_model` only: peft's suffix match (and `all-linear`) "
         "also hits the vision tower (10 of 24 modules on qwen2_vl, 61 of 75 on mllama).",
+    )
+    unbuilt_inputs: list[str] = Field(
+        default_factory=list,
+        description="Forward inputs only the family's full processor builds and dayzero's image rows do not "
+        "(mllama: `cross_attention_mask`): image SFT is refused, naming them, while this is not empty.",
     )
     processor: VisionProcessor
     serving: VisionServing = Field(default_factory=VisionServing)

@@ -114,6 +114,7 @@ def encode_row(
     cutoff_len: int | None = None,
     train_on_prompt: bool = False,
     mask_history: bool = False,
+    model_config: Any = None,
 ) -> dict[str, Any]:
     """One canonical row (messages + images) as trainer columns; raises `RowError` naming the bad image."""
     from dayzero.sdk.templates.vision import encode_with_images, flatten, image_token_count, mm_token_type_ids
@@ -133,7 +134,7 @@ def encode_row(
     processed: dict[str, Any] = {}
     if images:
         processed = dict(processor(images=images, return_tensors="np"))
-    counts = [image_token_count(vision, processed, k) for k in range(len(images))]
+    counts = [image_token_count(vision, processed, k, model_config) for k in range(len(images))]
     try:
         enc = encode_with_images(
             template,
@@ -161,6 +162,8 @@ def encode_row(
             out[name] = value.tolist() if hasattr(value, "tolist") else value
     if vision.mm_token_type_ids:
         out["mm_token_type_ids"] = mm_token_type_ids(enc.input_ids, tokenizer, vision)
+    if vision.token_type_ids:
+        out["token_type_ids"] = [min(t, 1) for t in mm_token_type_ids(enc.input_ids, tokenizer, vision)]
     return out
 
 
@@ -172,6 +175,7 @@ def prepare_vision(
     tokenizer: Any,
     processor: Any,
     base_dir: Path | None,
+    model_config: Any = None,
 ) -> tuple[list[dict[str, Any]], Stats]:
     """Every dataset of ``config`` as encoded rows with images (a list: pixel arrays stay numpy-sized), and stats."""
     from .pipeline import _limit, resolve_specs
@@ -196,6 +200,7 @@ def prepare_vision(
                     cutoff_len=config.cutoff_len,
                     train_on_prompt=config.train_on_prompt,
                     mask_history=config.mask_history,
+                    model_config=model_config,
                 )
             except RowError as exc:
                 log.add(Problem(origin, exc.reason, exc.detail))

@@ -60,6 +60,22 @@ def flatten(
     refs: list[Any] = []
     out: list[dict[str, Any]] = []
     used = 0
+
+    def from_text(text: str, i: int) -> str:
+        # `<image>` markers take the next images of the column; the family's placeholder may itself be `<image>`
+        nonlocal used
+        markers = text.count(MARKER)
+        if not markers:
+            return text
+        if used + markers > len(column):
+            raise TemplateError(
+                f"{used + markers} `<image>` markers up to message {i} but {len(column)} images in the row",
+                where=Where(field=f"messages[{i}].content"),
+            )
+        refs.extend(column[used : used + markers])
+        used += markers
+        return text.replace(MARKER, vision.placeholder)
+
     for i, message in enumerate(messages):
         content = message.get("content")
         pieces: list[str] = []
@@ -73,26 +89,15 @@ def flatten(
                     and part.get("type") == "text"
                     and isinstance(part.get("text"), str)
                 ):
-                    pieces.append(part["text"])
+                    pieces.append(from_text(part["text"], i))
                 else:
                     kind = part.get("type") if isinstance(part, dict) else type(part).__name__
                     raise TemplateError(
                         f"unsupported content part {kind!r}", where=Where(field=f"messages[{i}].content")
                     )
         elif isinstance(content, str):
-            pieces.append(content)
-        text = "".join(pieces)
-        markers = text.count(MARKER)
-        if markers:
-            if used + markers > len(column):
-                raise TemplateError(
-                    f"{used + markers} `<image>` markers up to message {i} but {len(column)} images in the row",
-                    where=Where(field=f"messages[{i}].content"),
-                )
-            refs.extend(column[used : used + markers])
-            used += markers
-            text = text.replace(MARKER, vision.placeholder)
-        out.append({**message, "content": text})
+            pieces.append(from_text(content, i))
+        out.append({**message, "content": "".join(pieces)})
     if used < len(column):
         raise TemplateError(
             f"{len(column)} images but {used} `<image>` markers in the messages", where=Where(field="images")
@@ -115,8 +120,17 @@ def parts_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def image_token_count(vision: Vision, processed: dict[str, Any], index: int) -> int:
-    """Tokens image ``index`` expands to, from the image processor's output (`vision.expansion`)."""
+def image_token_count(vision: Vision, processed: dict[str, Any], index: int, config: Any = None) -> int:
+    """Tokens image ``index`` expands to, from the image processor's output (`vision.expansion`).
+
+    ``config``: the model's config (a dict or object), where `expansion.tokens_field` is read for fixed counts.
+    """
+    if vision.unbuilt_inputs:
+        raise NotSupportedError(
+            f"training on images needs {', '.join(vision.unbuilt_inputs)}, which only the family's full processor "
+            "builds; dayzero's image rows do not yet",
+            where=Where(field="vision.unbuilt_inputs"),
+        )
     exp = vision.expansion
     if exp.kind == "grid":
         grid = processed["image_grid_thw"][index]
@@ -124,6 +138,14 @@ def image_token_count(vision: Vision, processed: dict[str, Any], index: int) -> 
         assert exp.merge_size is not None  # the schema requires it for grid
         return t * h * w // (exp.merge_size**2)
     if exp.kind == "fixed":
+        if exp.tokens_field and config is not None:
+            value = (
+                config.get(exp.tokens_field)
+                if isinstance(config, dict)
+                else getattr(config, exp.tokens_field, None)
+            )
+            if value is not None:
+                return int(value)
         assert exp.tokens_per_image is not None
         return exp.tokens_per_image
     if exp.kind == "single":
