@@ -87,7 +87,7 @@ class VisionProbe:
         from .vision_inputs import VisionEncoder
 
         source = processor_source(*dirs)
-        encoder = VisionEncoder.load(vision, source, tokenizer)
+        encoder = VisionEncoder.load(vision, source, tokenizer, config_dir=_config_dir(source, *dirs))
         probe = cls(vision=vision, encoder=encoder, source=source)
         probe.text, probe.inputs = probe.encode(encoder, tokenizer)
         return probe
@@ -112,7 +112,9 @@ class VisionProbe:
     def logits(self, model: Any, inputs: dict[str, Any] | None = None) -> Any:
         import torch
 
-        inputs = inputs if inputs is not None else self.inputs
+        from .vision_inputs import forward_inputs
+
+        inputs = forward_inputs(model, inputs if inputs is not None else self.inputs)
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
@@ -203,6 +205,11 @@ def trained_image_tensors(vision: Vision, model: Any, tokenizer: Any) -> dict[st
     return out
 
 
+def _config_dir(*dirs: Path) -> Path:
+    """The first folder with a config.json (a LoRA run's final/ has none: its base has)."""
+    return next((d for d in dirs if (d / "config.json").is_file()), dirs[0])
+
+
 def _same_ids(a: Any, b: Any) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
@@ -225,6 +232,7 @@ def save_adapter_processor(vision: Vision, tokenizer: Any, tmp: Path, *dirs: Pat
     from .vision_inputs import VisionEncoder
 
     source = processor_source(*dirs)
-    probe = VisionProbe(vision=vision, encoder=VisionEncoder.load(vision, source, tokenizer), source=source)
+    encoder = VisionEncoder.load(vision, source, tokenizer, config_dir=_config_dir(source, *dirs))
+    probe = VisionProbe(vision=vision, encoder=encoder, source=source)
     record = probe.save(tmp, tokenizer)
     return {**record, "processor": loaders(tmp)}

@@ -38,10 +38,14 @@ class VisionEncoder:
     vision: Vision
     tokenizer: Any
     image_processor: Any
+    config: Any = None  # the model's config: fixed-count families read their tokens per image from it
 
     @classmethod
-    def load(cls, vision: Vision, model_dir: str | Path, tokenizer: Any) -> VisionEncoder:
-        """The image processor saved in ``model_dir`` (an export, a run's base), as the family's class."""
+    def load(
+        cls, vision: Vision, model_dir: str | Path, tokenizer: Any, config_dir: str | Path | None = None
+    ) -> VisionEncoder:
+        """The image processor saved in ``model_dir`` (an export, a run's base), as the family's class, and the
+        model config in ``config_dir`` (default: ``model_dir``; an adapter folder has none of its own)."""
         import transformers
 
         name = vision.processor.image_processor_class
@@ -59,7 +63,13 @@ class VisionEncoder:
                 where=Where(file=str(Path(model_dir) / "preprocessor_config.json")),
                 hint="a vision-language model directory needs preprocessor_config.json (dayzero's export writes it)",
             ) from None
-        return cls(vision=vision, tokenizer=tokenizer, image_processor=image_processor)
+        folder = Path(config_dir or model_dir)
+        config = (
+            transformers.AutoConfig.from_pretrained(str(folder))
+            if (folder / "config.json").is_file()
+            else None
+        )
+        return cls(vision=vision, tokenizer=tokenizer, image_processor=image_processor, config=config)
 
     def count_placeholders(self, text: str) -> int:
         return text.count(self.vision.placeholder)
@@ -77,7 +87,7 @@ class VisionEncoder:
         pixels: dict[str, Any] = {}
         if images:
             pixels = dict(self.image_processor(images=list(images), return_tensors="pt"))
-            counts = [image_token_count(self.vision, pixels, i) for i in range(len(images))]
+            counts = [image_token_count(self.vision, pixels, i, self.config) for i in range(len(images))]
             pieces = text.split(self.vision.placeholder)
             slots = [self.vision.expanded.replace("{image}", self.vision.image_token * n) for n in counts]
             text = pieces[0] + "".join(slot + rest for slot, rest in zip(slots, pieces[1:], strict=True))
@@ -87,3 +97,13 @@ class VisionEncoder:
             ids = enc["input_ids"][0].tolist()
             out["mm_token_type_ids"] = torch.tensor([mm_token_type_ids(ids, self.tokenizer, self.vision)])
         return out
+
+
+def forward_inputs(model: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` less what the model's forward does not name (Gemma 3's image processor also returns `num_crops`,
+    which `generate` refuses as an unused model argument). A peft wrapper is looked through."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    names = set(inspect.signature(base.forward).parameters)
+    return {k: v for k, v in inputs.items() if k in names}

@@ -85,7 +85,7 @@ def service_for(
     if vision is not None:  # image parts: the processor saved with the export (an adapter's own first)
         from dayzero.sdk.vision_inputs import VisionEncoder
 
-        encoder = VisionEncoder.load(vision, target.processor_dir, backend.tokenizer)
+        encoder = VisionEncoder.load(vision, target.processor_dir, backend.tokenizer, config_dir=target.model_dir)
     return ModelService(backend, formatting, model_name=target.name, default_max_tokens=default_max_tokens,
                         root=str(target.adapter_dir or target.model_dir), vision=encoder)
 

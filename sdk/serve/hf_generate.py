@@ -150,7 +150,9 @@ def generate_batch(
         torch.manual_seed(params.seed)
     extra = {}
     if jobs[0].inputs:  # a job with more inputs (images) runs alone, so its tensors line up with the unpadded row
-        extra = {k: v.to(device) if hasattr(v, "to") else v for k, v in jobs[0].inputs.items()}
+        from dayzero.sdk.vision_inputs import forward_inputs
+
+        extra = {k: v.to(device) if hasattr(v, "to") else v for k, v in forward_inputs(model, jobs[0].inputs).items()}
     with torch.inference_mode():
         model.generate(
             input_ids=input_ids.to(device),
