@@ -92,9 +92,13 @@ class VisionProbe:
         probe.text, probe.inputs = probe.encode(encoder, tokenizer)
         return probe
 
+    @property
+    def images(self) -> list[Any]:
+        return probe_images()[: 2 if self.vision.multi_image else 1]
+
     def encode(self, encoder: VisionEncoder, tokenizer: Any) -> tuple[str, dict[str, Any]]:
         """The probe rendered by ``tokenizer``'s chat template and encoded by ``encoder``."""
-        images = probe_images()[: 2 if self.vision.multi_image else 1]
+        images = self.images
         try:
             text = tokenizer.apply_chat_template(
                 probe_conversation(self.vision, len(images)), tokenize=False, add_generation_prompt=True
@@ -133,6 +137,11 @@ class VisionProbe:
         """
         self.encoder.image_processor.save_pretrained(str(tmp))
         record = {"processor_class": self.vision.processor.processor_class}
+        released = self.source / "processor_config.json"
+        if (
+            released.is_file()
+        ):  # a release's own (its processor's arguments: patch size, image token...): kept
+            record = {**json.loads(released.read_text(encoding="utf-8")), **record}
         atomic_write_text(tmp / "processor_config.json", json.dumps(record, indent=2) + "\n")
         return {"processor_source": str(self.source.resolve())}
 
@@ -163,7 +172,7 @@ class VisionProbe:
             "image_tokens": int(
                 (inputs["input_ids"] == tokenizer.convert_tokens_to_ids(self.vision.image_token)).sum()
             ),
-            "processor": loaders(tmp),
+            "processor": loaders(tmp, self),
         }
 
     def check_trained(self, reloaded: Any, probe_file: Path, tolerance: float) -> float | None:
@@ -214,16 +223,26 @@ def _same_ids(a: Any, b: Any) -> bool:
     return a.shape == b.shape and bool((a == b).all())
 
 
-def loaders(folder: Path) -> dict[str, str | None]:
-    """Which transformers classes load the processor files in ``folder`` here, and why the full one does not."""
+def loaders(folder: Path, probe: VisionProbe | None = None) -> dict[str, Any]:
+    """Which transformers classes load the processor files in ``folder`` here, why the full processor does not,
+    and (when it loads and a ``probe`` is given) whether it encodes the image probe with dayzero's token ids."""
     from transformers import AutoImageProcessor, AutoProcessor
 
-    found: dict[str, str | None] = {"auto_processor": None, "auto_processor_error": None}
+    found: dict[str, Any] = {"auto_processor": None, "auto_processor_error": None}
     try:
-        found["auto_processor"] = type(AutoProcessor.from_pretrained(str(folder))).__name__
+        processor = AutoProcessor.from_pretrained(str(folder))
+        found["auto_processor"] = type(processor).__name__
     except Exception as exc:  # ImportError (torchvision) most often; recorded, not raised
         found["auto_processor_error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        processor = None
     found["auto_image_processor"] = type(AutoImageProcessor.from_pretrained(str(folder))).__name__
+    if processor is not None and probe is not None:
+        try:
+            ids = processor(text=[probe.text], images=probe.images, return_tensors="pt")["input_ids"]
+            found["auto_processor_matches"] = _same_ids(ids, probe.inputs["input_ids"])
+        except Exception as exc:  # its own expansion failed on the probe: recorded
+            found["auto_processor_matches"] = False
+            found["auto_processor_error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     return found
 
 
