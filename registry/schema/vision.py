@@ -15,6 +15,7 @@ from enum import Enum
 from pydantic import Field, model_validator
 
 from .common import ModulePath, Strict
+from .template import Deviation
 
 
 class ExpansionKind(str, Enum):
@@ -158,6 +159,11 @@ class Vision(Strict):
         default_factory=list,
         description="Forward inputs only the family's full processor builds and dayzero's image rows do not "
         "(mllama: `cross_attention_mask`): image SFT is refused, naming them, while this is not empty.",
+    )
+    deviations: list[Deviation] = Field(
+        default_factory=list,
+        description="Image-battery cases (`dayzero.sdk.templates.vision.IMAGE_CASES`) where the official template "
+        "deliberately renders otherwise than the family's format with placeholders.",
     )
     processor: VisionProcessor
     serving: VisionServing = Field(default_factory=VisionServing)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dayzero.registry.schema import Vision
 
 __all__ = [
+    "IMAGE_CASES",
     "MARKER",
     "encode_with_images",
     "flatten",
@@ -218,3 +219,41 @@ def mm_token_type_ids(input_ids: list[int], tokenizer: Any, vision: Vision) -> l
     image = tokenizer.convert_tokens_to_ids(vision.image_token)
     video = tokenizer.convert_tokens_to_ids(vision.video_token) if vision.video_token else None
     return [1 if t == image else 2 if video is not None and t == video else 0 for t in input_ids]
+
+
+def _img() -> dict[str, Any]:
+    return {"type": "image"}
+
+
+def _txt(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+IMAGE_CASES: dict[str, list[dict[str, Any]]] = {
+    "image_first": [
+        {"role": "user", "content": [_img(), _txt("What is in the picture?")]},
+        {"role": "assistant", "content": [_txt("A red square.")]},
+    ],
+    "text_first": [
+        {"role": "user", "content": [_txt("Describe this:"), _img()]},
+        {"role": "assistant", "content": [_txt("It is blue.")]},
+    ],
+    "two_images": [
+        {"role": "user", "content": [_img(), _img(), _txt("Compare them.")]},
+        {"role": "assistant", "content": [_txt("Both are squares.")]},
+    ],
+    "multi_turn": [
+        {"role": "user", "content": [_img(), _txt("Colour?")]},
+        {"role": "assistant", "content": [_txt("Green.")]},
+        {"role": "user", "content": [_txt("And the shape?")]},
+        {"role": "assistant", "content": [_txt("A square.")]},
+    ],
+    "system": [
+        {"role": "system", "content": [_txt("You describe pictures.")]},
+        {"role": "user", "content": [_img(), _txt("What do you see?")]},
+        {"role": "assistant", "content": [_txt("A yellow square.")]},
+    ],
+}
+"""Conversations with images (content as typed parts, as official VLM templates read them), for the placement
+parity of `template.image-placement` and the tests; `vision.deviations` names cases an official template renders
+otherwise on purpose."""
