@@ -453,11 +453,15 @@ def _export_plan(
             steps[0] = "merge the adapter into the full-precision base (not the quantized one)"
             rel = adapter.quantization["export_tolerance"]
             steps.insert(1, f"verify the merge against the quantized base + adapter (relative L2 error of the logits <= {rel:g})")
+        if family.vision is not None:  # sdk/export_vision.py
+            steps.append("save the processor files; verify logits on an image prompt too")
         steps.append(f"verify logits (|diff| <= {tol}), template render and eos ids, then rename into place")
     else:
         steps = ["save the PEFT adapter", "lint it against the family's vLLM LoRA constraints", "rename into place"]
         if adapter.quantization:
             steps.insert(1, f"record the base's {adapter.quantization['method']} quantization (served on the quantized base)")
+        if family.vision is not None:
+            steps.insert(1, "save the processor files")
     return ExportPlan(
         enabled=e.enabled, merge=merge, out=out, overwrite=e.overwrite, max_shard_size=e.max_shard_size,
         tolerance=e.tolerance, dtype=dtype, files=list(family.export.files), ollama=e.ollama, steps=steps,
