@@ -32,8 +32,11 @@ def main() -> None:
         raise SystemExit(proc.stderr[-2000:])
     reply = next((ln for ln in proc.stdout.splitlines() if ln.startswith("sample reply:")), "")
     stages = [ln.strip() for ln in proc.stderr.splitlines() if ln.startswith("stage ")]
-    write_result("quickstart_vl", {"seconds": round(elapsed, 1), "target_seconds": 120, "reply": reply,
-                                   "stages": stages}, args.out)
+    write_result(
+        "quickstart_vl",
+        {"seconds": round(elapsed, 1), "target_seconds": 120, "reply": reply, "stages": stages},
+        args.out,
+    )
 
 
 if __name__ == "__main__":

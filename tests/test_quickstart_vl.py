@@ -15,8 +15,9 @@ pytestmark = pytest.mark.slow
 COLOURS = ("red", "green", "blue", "yellow")  # recipes/data/vl_demo/<colour>.png (make_vl_demo.py)
 
 
-def test_quickstart_vl_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_quickstart_vl_end_to_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from openai import OpenAI
 
     from dayzero.cli import main
@@ -35,7 +36,9 @@ def test_quickstart_vl_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     vision = info["export"]["vision"]
     assert vision["image_probe_max_logit_diff"] <= 1e-5 and vision["image_tokens"] > 0
     assert vision["trained_image_max_logit_diff"] <= 1e-5  # the full fine-tune as it was in memory
-    assert {"preprocessor_config.json", "processor_config.json", "chat_template.jinja"} <= set(info["export"]["files"])
+    assert {"preprocessor_config.json", "processor_config.json", "chat_template.jinja"} <= set(
+        info["export"]["files"]
+    )
     # the sample: the recipe's image (blue.png) and question, answered through the server
     assert Path(info["sample"]["image"]).name == "blue.png"
     assert "blue" in info["sample"]["reply"].lower() and f"sample reply: {info['sample']['reply']!r}" in out
@@ -47,9 +50,20 @@ def test_quickstart_vl_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             replies = {}
             for colour in COLOURS:
                 picture = (bundled_dir() / "data" / "vl_demo" / f"{colour}.png").read_bytes()
-                r = client.chat.completions.create(model="vl", max_tokens=12, temperature=0, messages=[
-                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(picture)}},
-                                                 {"type": "text", "text": "What colour is the square?"}]}])
+                r = client.chat.completions.create(
+                    model="vl",
+                    max_tokens=12,
+                    temperature=0,
+                    messages=[
+                        {
+                            "role": "user",
+                            "content": [
+                                {"type": "image_url", "image_url": {"url": data_uri(picture)}},
+                                {"type": "text", "text": "What colour is the square?"},
+                            ],
+                        }
+                    ],
+                )
                 replies[colour] = r.choices[0].message.content.lower()
     finally:
         svc.backend.close()

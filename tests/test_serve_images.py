@@ -28,8 +28,12 @@ def _png(width: int, height: int, colour: tuple[int, int, int] = (200, 30, 30)) 
 
 
 def _request(*urls: str, role: str = "user") -> ChatCompletionRequest:
-    content = [{"type": "image_url", "image_url": {"url": u}} for u in urls] + [{"type": "text", "text": "what?"}]
-    return ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": role, "content": content}]})
+    content = [{"type": "image_url", "image_url": {"url": u}} for u in urls] + [
+        {"type": "text", "text": "what?"}
+    ]
+    return ChatCompletionRequest.model_validate(
+        {"model": "m", "messages": [{"role": role, "content": content}]}
+    )
 
 
 def test_data_uri_images_decode_in_order() -> None:
@@ -62,7 +66,9 @@ def test_pixel_bound_is_413_read_from_the_header() -> None:
     with pytest.raises(ApiError) as err:
         request_images(req.messages, Limits(max_image_pixels=80_000))
     assert err.value.status == 413 and "90000 pixels" in err.value.message
-    assert len(request_images(req.messages, Limits(max_image_pixels=90_000))) == 1  # exactly at the bound: taken
+    assert (
+        len(request_images(req.messages, Limits(max_image_pixels=90_000))) == 1
+    )  # exactly at the bound: taken
 
 
 @pytest.mark.parametrize(
@@ -107,7 +113,9 @@ def test_image_urls_are_fetched_only_when_allowed() -> None:
         (found,) = request_images(_request(url).messages, Limits(allow_image_urls=True))
         assert found.image.size == (12, 7)
         with pytest.raises(ApiError) as err:  # the byte bound holds for downloads too
-            request_images(_request(url).messages, Limits(allow_image_urls=True, max_image_bytes=len(png) - 1))
+            request_images(
+                _request(url).messages, Limits(allow_image_urls=True, max_image_bytes=len(png) - 1)
+            )
         assert err.value.status == 413
     finally:
         server.shutdown()
@@ -115,17 +123,29 @@ def test_image_urls_are_fetched_only_when_allowed() -> None:
 
 
 def test_text_only_model_refuses_image_parts_by_name() -> None:
-    req = ChatCompletionRequest.model_validate({"model": "m", "messages": [
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello"},
-        {"role": "user", "content": [{"type": "text", "text": "and this?"},
-                                     {"type": "image_url", "image_url": {"url": data_uri(_png(4, 4))}}]},
-    ]})
+    req = ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "assistant", "content": "hello"},
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "and this?"},
+                        {"type": "image_url", "image_url": {"url": data_uri(_png(4, 4))}},
+                    ],
+                },
+            ],
+        }
+    )
     with pytest.raises(ApiError) as err:
         chat_images(req.messages, None, Limits(), model="`tiny` (family `qwen2`)")
     assert err.value.status == 400 and err.value.param == "messages.2.content.1"
     assert "text-only" in err.value.message and "qwen2" in err.value.message
-    assert chat_images(_request().messages, None, Limits(), model="x") == []  # no image parts: nothing to refuse
+    assert (
+        chat_images(_request().messages, None, Limits(), model="x") == []
+    )  # no image parts: nothing to refuse
 
 
 def test_image_parts_only_in_user_messages_and_known_part_types() -> None:
@@ -135,7 +155,10 @@ def test_image_parts_only_in_user_messages_and_known_part_types() -> None:
         _request(data_uri(_png(4, 4)), role="system")
     with pytest.raises(ValidationError, match="type 'input_audio'"):
         ChatCompletionRequest.model_validate(
-            {"model": "m", "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]}
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}],
+            }
         )
 
 
@@ -146,10 +169,14 @@ def test_sample_image_is_checked_at_compile_time(tmp_path) -> None:
     from dayzero.sdk.compiler import compile as compile_plan
 
     def recipe(model: str, image: str) -> dict:
-        return {"name": "s", "model": {"id": model}, "data": {"datasets": ["demo_sft"]},
-                "method": {"stage": "sft", "adapter": "lora"},
-                "train": {"output_dir": str(tmp_path / "run"), "report_to": "none"},
-                "sample": {"prompt": "What colour?", "image": image}}
+        return {
+            "name": "s",
+            "model": {"id": model},
+            "data": {"datasets": ["demo_sft"]},
+            "method": {"stage": "sft", "adapter": "lora"},
+            "train": {"output_dir": str(tmp_path / "run"), "report_to": "none"},
+            "sample": {"prompt": "What colour?", "image": image},
+        }
 
     (tmp_path / "red.png").write_bytes(_png(8, 8))
     assert compile_plan(recipe("tiny:qwen2-vl", str(tmp_path / "red.png"))).view.family.vision is not None
@@ -167,12 +194,27 @@ def test_serve_command_passes_the_image_bounds(tmp_path, monkeypatch: pytest.Mon
     from dayzero.sdk.tiny import save_tiny
 
     seen = {}
-    monkeypatch.setattr(serve_pkg, "service_for", lambda target, **kw: type("S", (), {"model_name": target.name})())
-    monkeypatch.setattr(serve_pkg, "create_app", lambda service, api_key=None, limits=None: seen.setdefault("l", limits))
+    monkeypatch.setattr(
+        serve_pkg, "service_for", lambda target, **kw: type("S", (), {"model_name": target.name})()
+    )
+    monkeypatch.setattr(
+        serve_pkg, "create_app", lambda service, api_key=None, limits=None: seen.setdefault("l", limits)
+    )
     monkeypatch.setattr(serve_pkg, "serve_forever", lambda *a, **k: None)
     folder = save_tiny(registry.get("qwen2"), tmp_path / "m")
-    main(["serve", str(folder), "--allow-image-urls", "--max-images", "3", "--max-image-mb", "0.5",
-          "--max-image-pixels", "1000"])
+    main(
+        [
+            "serve",
+            str(folder),
+            "--allow-image-urls",
+            "--max-images",
+            "3",
+            "--max-image-mb",
+            "0.5",
+            "--max-image-pixels",
+            "1000",
+        ]
+    )
     limits = seen["l"]
     assert (limits.allow_image_urls, limits.max_images, limits.max_image_pixels) == (True, 3, 1000)
     assert limits.max_image_bytes == 512 * 1024

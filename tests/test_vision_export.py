@@ -38,8 +38,9 @@ def _inputs(folder: Path, tokenizer_dir: Path) -> dict:
     pixels = Qwen2VLImageProcessorPil.from_pretrained(str(folder))(images=[_image()], return_tensors="pt")
     assert pixels["image_grid_thw"].tolist() == [[1, 6, 4]]  # 84/14 x 56/14 patches
     span = "<|vision_start|>" + "<|image_pad|>" * 6 + "<|vision_end|>"
-    text = tok.apply_chat_template([{"role": "user", "content": span + QUESTION}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": span + QUESTION}], tokenize=False, add_generation_prompt=True
+    )
     ids = tok(text, add_special_tokens=False, return_tensors="pt")
     types = (ids["input_ids"] == tok.convert_tokens_to_ids("<|image_pad|>")).long()
     return {**ids, **pixels, "mm_token_type_ids": types}
@@ -53,8 +54,13 @@ def vl_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "model": {"id": "tiny:qwen2-vl"},
         "data": {"datasets": ["demo_vl"], "max_samples": 8, "cutoff_len": 256},
         "method": {"stage": "sft", "adapter": "lora", "r": 4, "alpha": 8},
-        "train": {"max_steps": 3, "batch_size": 2, "learning_rate": 2e-2, "report_to": "none",
-                  "output_dir": str(root / "{name}")},
+        "train": {
+            "max_steps": 3,
+            "batch_size": 2,
+            "learning_rate": 2e-2,
+            "report_to": "none",
+            "output_dir": str(root / "{name}"),
+        },
         "export": {"enabled": False},
     }
     return sdk.run(recipe, console=False).run_dir
@@ -73,15 +79,28 @@ def test_merged_export_carries_the_processor_and_matches_on_an_image(vl_run: Pat
     from transformers import AutoImageProcessor, AutoModelForImageTextToText
 
     names = {p.name for p in merged.iterdir()}
-    assert {"preprocessor_config.json", "processor_config.json", "chat_template.jinja", "tokenizer.json",
-            "tokenizer_config.json", "config.json", "generation_config.json", "model.safetensors"} <= names
+    assert {
+        "preprocessor_config.json",
+        "processor_config.json",
+        "chat_template.jinja",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+    } <= names
     assert json.loads((merged / "processor_config.json").read_text())["processor_class"] == "Qwen2VLProcessor"
     manifest = json.loads((merged / "dayzero_export.json").read_text())
     vision = manifest["vision"]
     assert vision["image_probe_max_logit_diff"] <= 1e-5
-    assert vision["trained_image_max_logit_diff"] <= 1e-5  # against the model in memory at the end of training
+    assert (
+        vision["trained_image_max_logit_diff"] <= 1e-5
+    )  # against the model in memory at the end of training
     assert vision["image_tokens"] == 12  # the probe's 56x84 and 84x56 images: 6 tokens each
-    assert vision["processor"]["auto_image_processor"] == type(AutoImageProcessor.from_pretrained(str(merged))).__name__
+    assert (
+        vision["processor"]["auto_image_processor"]
+        == type(AutoImageProcessor.from_pretrained(str(merged))).__name__
+    )
 
     # Independently of the export's own check: base + adapter through peft on an image prompt built here.
     inputs = _inputs(merged, merged)
@@ -124,13 +143,16 @@ def test_a_wrong_image_logit_fails_the_check(vl_run: Path, merged: Path, tmp_pat
     from dayzero.sdk.export_vision import VisionProbe
 
     vision = registry.get("qwen2-vl").vision
-    probe = VisionProbe.prepare(vision, AutoTokenizer.from_pretrained(str(vl_run / "final")), vl_run / "final",
-                                vl_run / "base")
+    probe = VisionProbe.prepare(
+        vision, AutoTokenizer.from_pretrained(str(vl_run / "final")), vl_run / "final", vl_run / "base"
+    )
     model = AutoModelForImageTextToText.from_pretrained(str(merged), dtype=torch.float32).eval()
     right = probe.logits(model)
     assert probe.check(model, right, merged, 1e-5)["image_probe_max_logit_diff"] == 0.0
     wrong = right.clone()
-    wrong[0, int(probe.inputs["input_ids"].shape[1]) // 2, 3] += 0.01  # one logit, on an image-conditioned position
+    wrong[0, int(probe.inputs["input_ids"].shape[1]) // 2, 3] += (
+        0.01  # one logit, on an image-conditioned position
+    )
     with pytest.raises(ExportError, match="image probe"):
         probe.check(model, wrong, merged, 1e-5)
 
@@ -145,7 +167,9 @@ def test_a_wrong_image_logit_fails_the_check(vl_run: Path, merged: Path, tmp_pat
         probe.check_trained(model, tmp_path / "probe.safetensors", 1e-5)
 
 
-def test_adapter_only_export_carries_the_processor_and_serves(vl_run: Path, merged: Path, tmp_path: Path) -> None:
+def test_adapter_only_export_carries_the_processor_and_serves(
+    vl_run: Path, merged: Path, tmp_path: Path
+) -> None:
     from openai import OpenAI
 
     from dayzero.sdk import serve
@@ -155,12 +179,23 @@ def test_adapter_only_export_carries_the_processor_and_serves(vl_run: Path, merg
     out = tmp_path / "adapter"
     report = sdk.export(vl_run, out=out, merge=False)
     assert not report.merged
-    assert {"adapter_config.json", "adapter_model.safetensors", "preprocessor_config.json",
-            "processor_config.json"} <= {p.name for p in out.iterdir()}
+    assert {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "preprocessor_config.json",
+        "processor_config.json",
+    } <= {p.name for p in out.iterdir()}
     buf = io.BytesIO()
     _image().save(buf, format="PNG")
-    message = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_uri(buf.getvalue())}},
-                                            {"type": "text", "text": QUESTION}]}]
+    message = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": data_uri(buf.getvalue())}},
+                {"type": "text", "text": QUESTION},
+            ],
+        }
+    ]
     replies = []
     for folder in (out, merged):  # the adapter on its base, and the merged export: the same greedy answer
         svc = serve.load_service(folder, name="vl")
@@ -192,7 +227,7 @@ def test_served_export_answers_as_plain_transformers(merged: Path) -> None:
     stops = [tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]
     with torch.inference_mode():
         out = model.generate(**inputs, max_new_tokens=6, do_sample=False, eos_token_id=stops)
-    new = out[0, inputs["input_ids"].shape[1]:].tolist()
+    new = out[0, inputs["input_ids"].shape[1] :].tolist()
     new = new[: min([new.index(s) for s in stops if s in new], default=len(new))]
     expected = tok.decode(new, skip_special_tokens=False)
 
@@ -203,12 +238,19 @@ def test_served_export_answers_as_plain_transformers(merged: Path) -> None:
         with ServerThread(create_app(svc)) as srv:
             client = OpenAI(base_url=srv.base_url, api_key="unused", timeout=120, max_retries=0)
             r = client.chat.completions.create(
-                model="vl", max_tokens=6, temperature=0,
-                messages=[{"role": "user", "content": [
-                    {"type": "image_url", "image_url": {"url": data_uri(buf.getvalue())}},
-                    {"type": "text", "text": QUESTION}]}],
+                model="vl",
+                max_tokens=6,
+                temperature=0,
+                messages=[
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "image_url", "image_url": {"url": data_uri(buf.getvalue())}},
+                            {"type": "text", "text": QUESTION},
+                        ],
+                    }
+                ],
             )
     finally:
         svc.backend.close()
     assert r.choices[0].message.content == expected
-

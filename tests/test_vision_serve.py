@@ -53,8 +53,11 @@ def _uri(data: bytes) -> str:
 def vlm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dayzero.sdk.tiny import save_tiny
 
-    return save_tiny(registry.get("qwen2-vl"), tmp_path_factory.mktemp("vlm") / "tiny-qwen2-vl",
-                     chat_template=QWEN2_VL_TEMPLATE)
+    return save_tiny(
+        registry.get("qwen2-vl"),
+        tmp_path_factory.mktemp("vlm") / "tiny-qwen2-vl",
+        chat_template=QWEN2_VL_TEMPLATE,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +81,9 @@ def client(service):
         yield OpenAI(base_url=srv.base_url, api_key="unused", timeout=120, max_retries=0)
 
 
-def _expected_reply(vlm_dir: Path, images: list[bytes], question: str, max_new_tokens: int) -> tuple[str, int]:
+def _expected_reply(
+    vlm_dir: Path, images: list[bytes], question: str, max_new_tokens: int
+) -> tuple[str, int]:
     """Plain transformers: the PIL image processor, the image tokens expanded by hand, greedy `generate`."""
     import torch
     from PIL import Image
@@ -93,15 +98,23 @@ def _expected_reply(vlm_dir: Path, images: list[bytes], question: str, max_new_t
         "<|vision_start|>" + "<|image_pad|>" * (int(grid.prod()) // 4) + "<|vision_end|>"
         for grid in pixels["image_grid_thw"]
     )
-    text = (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{spans}{question}"
-            "<|im_end|>\n<|im_start|>assistant\n")
+    text = (
+        f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{spans}{question}"
+        "<|im_end|>\n<|im_start|>assistant\n"
+    )
     ids = tok(text, add_special_tokens=False, return_tensors="pt")
     types = (ids["input_ids"] == tok.convert_tokens_to_ids("<|image_pad|>")).long()
     stops = [tok.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")]  # Qwen2's generation eos
     with torch.inference_mode():
-        out = model.generate(**ids, **pixels, mm_token_type_ids=types, max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=stops)
-    new = out[0, ids["input_ids"].shape[1]:].tolist()
+        out = model.generate(
+            **ids,
+            **pixels,
+            mm_token_type_ids=types,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=stops,
+        )
+    new = out[0, ids["input_ids"].shape[1] :].tolist()
     cut = min([new.index(s) for s in stops if s in new], default=len(new))
     return tok.decode(new[:cut], skip_special_tokens=False), int(ids["input_ids"].shape[1])
 
@@ -113,7 +126,9 @@ def _image_message(*images: bytes, question: str = "What colour is it?") -> list
 
 def test_image_request_answers_as_plain_transformers(client, vlm_dir: Path) -> None:
     image = _png(56, 84, (200, 30, 30))
-    r = client.chat.completions.create(model="tiny-vl", messages=_image_message(image), max_tokens=6, temperature=0)
+    r = client.chat.completions.create(
+        model="tiny-vl", messages=_image_message(image), max_tokens=6, temperature=0
+    )
     expected, prompt_tokens = _expected_reply(vlm_dir, [image], "What colour is it?", 6)
     assert r.choices[0].message.content == expected
     assert r.usage.prompt_tokens == prompt_tokens  # 6 image tokens for 56x84, counted by hand
@@ -123,8 +138,9 @@ def test_two_images_and_streaming(client, vlm_dir: Path) -> None:
     a, b = _png(56, 84, (10, 200, 10)), _png(84, 56, (10, 10, 200))
     messages = _image_message(a, b, question="Compare them.")
     expected, _ = _expected_reply(vlm_dir, [a, b], "Compare them.", 5)
-    stream = client.chat.completions.create(model="tiny-vl", messages=messages, max_tokens=5, temperature=0,
-                                            stream=True)
+    stream = client.chat.completions.create(
+        model="tiny-vl", messages=messages, max_tokens=5, temperature=0, stream=True
+    )
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == expected
 
 
@@ -133,8 +149,11 @@ def test_the_image_reaches_the_model(service) -> None:
     from dayzero.sdk.serve.schemas import ChatCompletionRequest
 
     preps = [
-        service.prepare_chat(ChatCompletionRequest.model_validate(
-            {"model": "tiny-vl", "messages": _image_message(_png(56, 84, colour))}))
+        service.prepare_chat(
+            ChatCompletionRequest.model_validate(
+                {"model": "tiny-vl", "messages": _image_message(_png(56, 84, colour))}
+            )
+        )
         for colour in ((250, 0, 0), (0, 0, 250))
     ]
     assert preps[0].prompt_ids == preps[1].prompt_ids
@@ -149,14 +168,24 @@ def test_request_bounds_through_the_client(client) -> None:
 
     small = _png(28, 28, (1, 2, 3))
     with pytest.raises(openai.BadRequestError) as err:  # limits: 2 images per request
-        client.chat.completions.create(model="tiny-vl", messages=_image_message(small, small, small), max_tokens=2)
+        client.chat.completions.create(
+            model="tiny-vl", messages=_image_message(small, small, small), max_tokens=2
+        )
     assert err.value.body["param"] == "messages.0.content.2"
     with pytest.raises(openai.APIStatusError) as err:  # 300 x 300 = 90,000 pixels > 80,000
-        client.chat.completions.create(model="tiny-vl", messages=_image_message(_png(300, 300, (9, 9, 9))),
-                                       max_tokens=2)
+        client.chat.completions.create(
+            model="tiny-vl", messages=_image_message(_png(300, 300, (9, 9, 9))), max_tokens=2
+        )
     assert err.value.status_code == 413
-    url_part = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
-                                             {"type": "text", "text": "hi"}]}]
+    url_part = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}},
+                {"type": "text", "text": "hi"},
+            ],
+        }
+    ]
     with pytest.raises(openai.BadRequestError) as err:  # no --allow-image-urls
         client.chat.completions.create(model="tiny-vl", messages=url_part, max_tokens=2)
     assert err.value.body["code"] == "image_url_not_allowed"
@@ -174,12 +203,14 @@ def test_text_only_family_refuses_image_parts_through_the_client(tmp_path: Path)
         with ServerThread(create_app(svc)) as srv:
             client = openai.OpenAI(base_url=srv.base_url, api_key="unused", timeout=60, max_retries=0)
             with pytest.raises(openai.BadRequestError) as err:
-                client.chat.completions.create(model="tiny", messages=_image_message(_png(28, 28, (1, 2, 3))),
-                                               max_tokens=2)
+                client.chat.completions.create(
+                    model="tiny", messages=_image_message(_png(28, 28, (1, 2, 3))), max_tokens=2
+                )
             assert err.value.body["param"] == "messages.0.content.0"
             assert "text-only" in err.value.body["message"] and "qwen2" in err.value.body["message"]
-            ok = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}],
-                                                max_tokens=2)
+            ok = client.chat.completions.create(
+                model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=2
+            )
             assert ok.choices[0].finish_reason in ("stop", "length")  # text still served
     finally:
         svc.backend.close()
@@ -190,7 +221,9 @@ def test_terminal_chat_attaches_an_image(service, vlm_dir: Path, tmp_path: Path)
 
     image = _png(56, 84, (200, 30, 30))
     (tmp_path / "red.png").write_bytes(image)
-    script = io.StringIO(f"/image {tmp_path / 'missing.png'}\n/image {tmp_path / 'red.png'}\nWhat colour is it?\n/exit\n")
+    script = io.StringIO(
+        f"/image {tmp_path / 'missing.png'}\n/image {tmp_path / 'red.png'}\nWhat colour is it?\n/exit\n"
+    )
     out = io.StringIO()
     assert chat_loop(service, stdin=script, stdout=out, max_tokens=6, temperature=0) == 1
     expected, _ = _expected_reply(vlm_dir, [image], "What colour is it?", 6)
@@ -214,7 +247,9 @@ def test_vllm_command_carries_the_multimodal_limit(vlm_dir: Path) -> None:
 
 @pytest.mark.reference
 def test_inline_template_is_trls(reference_dir: Path) -> None:
-    official = (reference_dir / "trl" / "trl" / "chat_templates" / "qwen2_5_vl.jinja").read_text(encoding="utf-8")
+    official = (reference_dir / "trl" / "trl" / "chat_templates" / "qwen2_5_vl.jinja").read_text(
+        encoding="utf-8"
+    )
     assert official.rstrip("\n") == QWEN2_VL_TEMPLATE
 
 
@@ -226,9 +261,24 @@ def test_chat_command_takes_an_image_path(vlm_dir: Path, tmp_path: Path) -> None
     (tmp_path / "red.png").write_bytes(_png(56, 84, (200, 30, 30)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "dayzero", "chat", str(vlm_dir), "--image", str(tmp_path / "red.png"),
-         "--max-tokens", "4", "--temperature", "0"],
-        input="What colour is it?\nand now without a picture\n", capture_output=True, text=True, timeout=180, env=env,
+        [
+            sys.executable,
+            "-m",
+            "dayzero",
+            "chat",
+            str(vlm_dir),
+            "--image",
+            str(tmp_path / "red.png"),
+            "--max-tokens",
+            "4",
+            "--temperature",
+            "0",
+        ],
+        input="What colour is it?\nand now without a picture\n",
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "error" not in proc.stdout
@@ -272,14 +322,22 @@ def test_every_vision_family_serves_an_image_or_names_the_gap(family, tmp_path: 
 
     svc = serve.load_service(save_tiny(family, tmp_path / family.id), name="m")
     req = ChatCompletionRequest.model_validate(
-        {"model": "m", "max_tokens": 3, "temperature": 0, "messages": _image_message(_png(60, 40, (200, 30, 30)))})
+        {
+            "model": "m",
+            "max_tokens": 3,
+            "temperature": 0,
+            "messages": _image_message(_png(60, 40, (200, 30, 30))),
+        }
+    )
     gap = family.vision.unbuilt_inputs or family.vision.expansion.kind == "processor"
     try:
         if gap:
             with pytest.raises(ApiError) as err:
                 svc.prepare_chat(req)
             assert err.value.status == 400
-            assert "vision.expansion.kind" in err.value.message or "vision.unbuilt_inputs" in err.value.message
+            assert (
+                "vision.expansion.kind" in err.value.message or "vision.unbuilt_inputs" in err.value.message
+            )
             return
         prep = svc.prepare_chat(req)
         image_id = svc.tokenizer.convert_tokens_to_ids(family.vision.image_token)

@@ -49,10 +49,17 @@ def test_vllm_parses_the_multimodal_flags(tmp_path: Path) -> None:
     from dayzero.sdk.tiny import save_tiny
 
     folder = save_tiny(registry.get("qwen2-vl"), tmp_path / "tiny-qwen2-vl")
-    cmd = vllm_command(find_target(folder), launcher=[str(PYTHON), "-m", "vllm.entrypoints.openai.api_server"])
+    cmd = vllm_command(
+        find_target(folder), launcher=[str(PYTHON), "-m", "vllm.entrypoints.openai.api_server"]
+    )
     flags = cmd[3:]
-    proc = subprocess.run([str(PYTHON), "-c", PARSE, *flags], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"})
+    proc = subprocess.run(
+        [str(PYTHON), "-c", PARSE, *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     parsed = json.loads(proc.stdout.strip().splitlines()[-1])
     assert parsed["limit_mm_per_prompt"] == registry.get("qwen2-vl").vision.serving.limit_mm_per_prompt
