@@ -96,7 +96,7 @@ def test_each_placeholder_expands_to_its_own_count_and_no_image_token_is_trained
     family = REG.families["qwen2-vl"]
     vision = family.vision
     tok = tiny_tokenizer(family)
-    flat, refs = flatten(IMAGE_CASES["two_images"], vision)
+    flat, _ = flatten(IMAGE_CASES["two_images"], vision)
     enc = encode_with_images(ChatTemplate.for_family(family), flat, tok, vision, [2, 5], train_on_prompt=True)
     # hand-worked: the user turn is <|vision_start|> 2 x pad <|vision_end|><|vision_start|> 5 x pad <|vision_end|>Compare them.
     assert (
