@@ -20,7 +20,7 @@ from dayzero.registry.store import Registry
 from dayzero.registry.view import view_of
 
 from .artifacts import unsafe_output_dirs
-from .compile_checks import check_prequantized, local_cuda, problem_of
+from .compile_checks import check_prequantized, check_sample_image, local_cuda, problem_of
 from .compile_rl import GRPO_TRAINER, grpo_config, rl_plan
 from .distributed import distributed_plan
 from .distributed import facts as distributed_facts
@@ -127,6 +127,7 @@ def compile(
     )
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
+    check_sample_image(r, loaded, family, problems)
     rl = rl_plan(r, loaded, family, cuda, problems)
     from .compile_vision import vision_problems
 
