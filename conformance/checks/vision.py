@@ -168,7 +168,7 @@ def image_step(ctx: Context) -> Outcome:
     from dayzero.sdk.tiny import tiny_model
     from dayzero.sdk.train.vision import VisionCollator
 
-    vision = _vision(ctx)
+    _vision(ctx)
     tokenizer = ctx.tiny_tokenizer()
     torch.manual_seed(0)
     model = tiny_model(ctx.family, tokenizer, seed=0)
