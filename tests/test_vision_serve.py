@@ -212,6 +212,19 @@ def test_text_only_family_refuses_image_parts_through_the_client(tmp_path: Path)
                 model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=2
             )
             assert ok.choices[0].finish_reason in ("stop", "length")  # text still served
+        from dayzero.sdk.serve.chat import chat_loop
+
+        (tmp_path / "a.png").write_bytes(_png(28, 28, (1, 2, 3)))
+        out = io.StringIO()
+        answered = chat_loop(
+            svc,
+            stdin=io.StringIO(f"/image {tmp_path / 'a.png'}\nwhat is it?\nhello\n"),
+            stdout=out,
+            max_tokens=2,
+            temperature=0,
+        )
+        text = out.getvalue()
+        assert answered == 1 and "text-only" in text and "(the attached images were dropped)" in text
     finally:
         svc.backend.close()
 
