@@ -85,6 +85,7 @@ class VisionEncoder:
         if found != len(images):
             raise ImageCountError(f"the prompt has {found} image placeholder(s) for {len(images)} image(s)")
         pixels: dict[str, Any] = {}
+        counts: list[int] = []
         if images:
             pixels = dict(self.image_processor(images=list(images), return_tensors="pt"))
             counts = [image_token_count(self.vision, pixels, i, self.config) for i in range(len(images))]
@@ -92,6 +93,15 @@ class VisionEncoder:
             slots = [self.vision.expanded.replace("{image}", self.vision.image_token * n) for n in counts]
             text = pieces[0] + "".join(slot + rest for slot, rest in zip(slots, pieces[1:], strict=True))
         enc = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")
+        image_id = self.tokenizer.convert_tokens_to_ids(self.vision.image_token)
+        found_tokens = int((enc["input_ids"] == image_id).sum())
+        if found_tokens != sum(
+            counts
+        ):  # the text itself holds the image token: features and tokens would not pair
+            raise ImageCountError(
+                f"{found_tokens} image tokens after tokenizing, expected {sum(counts)}: the text holds "
+                f"{self.vision.image_token!r} literally"
+            )
         out = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], **pixels}
         if images and self.vision.mm_token_type_ids:
             ids = enc["input_ids"][0].tolist()

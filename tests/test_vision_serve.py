@@ -359,3 +359,18 @@ def test_every_vision_family_serves_an_image_or_names_the_gap(family, tmp_path: 
         assert result.choices[0].finish_reason in ("stop", "length") and result.usage.completion_tokens >= 1
     finally:
         svc.backend.close()
+
+
+def test_image_tokens_written_as_text_are_refused(client) -> None:
+    """A user who types the image token (or the whole placeholder) would desynchronise image features and tokens:
+    a 400, not a failed generation."""
+    import openai
+
+    for text in ("look: <|image_pad|>", "<|vision_start|><|image_pad|><|vision_end|> twice"):
+        for messages in (
+            _image_message(_png(56, 84, (1, 2, 3)), question=text),
+            [{"role": "user", "content": text}],
+        ):
+            with pytest.raises(openai.BadRequestError) as err:
+                client.chat.completions.create(model="tiny-vl", messages=messages, max_tokens=2)
+            assert err.value.body["param"] == "messages"

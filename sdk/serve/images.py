@@ -70,10 +70,10 @@ def vision_inputs(vision: VisionEncoder, prompt: str, images: list[Any]) -> dict
 
     try:
         return vision.encode(prompt, images)
-    except ImageCountError as exc:  # the template dropped (or invented) an image placeholder
+    except ImageCountError as exc:  # a placeholder or image token in the text itself, or one the template lost
         raise ApiError(
             400,
-            f"the chat template did not place every image: {exc}",
+            f"the prompt's image placeholders and the images do not pair up: {exc}",
             param="messages",
             code="template_error",
         ) from None
