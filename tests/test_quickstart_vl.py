@@ -15,9 +15,7 @@ pytestmark = pytest.mark.slow
 COLOURS = ("red", "green", "blue", "yellow")  # recipes/data/vl_demo/<colour>.png (make_vl_demo.py)
 
 
-def test_quickstart_vl_end_to_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_quickstart_vl_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from openai import OpenAI
 
     from dayzero.cli import main
@@ -28,8 +26,6 @@ def test_quickstart_vl_end_to_end(
 
     monkeypatch.chdir(tmp_path)
     main(["run", "quickstart-vl"])  # its time is measured by benchmarks/quickstart_vl.py, not asserted here
-
-    out = capsys.readouterr().out
     run = tmp_path / "runs" / "quickstart-vl"
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "done" and info["family"] == "qwen2-vl"
@@ -41,7 +37,7 @@ def test_quickstart_vl_end_to_end(
     )
     # the sample: the recipe's image (blue.png) and question, answered through the server
     assert Path(info["sample"]["image"]).name == "blue.png"
-    assert "blue" in info["sample"]["reply"].lower() and f"sample reply: {info['sample']['reply']!r}" in out
+    assert "blue" in info["sample"]["reply"].lower()
 
     svc = serve.load_service(run, name="vl")
     try:
