@@ -28,11 +28,11 @@ td.family{text-align:left;white-space:nowrap}
 .supported{font-weight:bold;color:#1a7f37}.stale{color:#b35900}
 .filters label{margin-right:1rem}
 #f-supported:checked~table tbody tr:not(.st-supported),#f-experimental:checked~table tbody tr:not(.st-experimental),
-#f-passed:checked~table tbody tr:not(.passed){display:none}
+#f-passed:checked~table tbody tr:not(.passed),#f-vision:checked~table tbody tr:not(.mod-vision){display:none}
 """
 # Filters are radio buttons and CSS (no JavaScript): the checked one hides the rows that do not match.
 _FILTERS = (("all", "all families"), ("supported", "supported"), ("experimental", "experimental"),
-            ("passed", "report passed"))
+            ("passed", "report passed"), ("vision", "vision-language"))
 
 
 def _load(report_dir: Path, fid: str) -> dict[str, Any] | None:
@@ -63,7 +63,7 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         hub_ids = [c.hf for c in fam.checkpoints] + [c.modelscope for c in fam.checkpoints if c.modelscope]
         cells = [f'<td class="family"><a href="{html.escape(fid)}.md">{html.escape(fid)}</a></td>',
                  f'<td class="{status_cls}">{html.escape(str(fam.status))}</td>',
-                 "<td>text</td>",  # every family is a text (causal LM) entry; the schema has no other modality yet
+                 f"<td>{html.escape(fam.modality)}</td>",  # text, or vision for a family with a `vision:` section
                  f'<td title="{html.escape(chr(10).join(hub_ids), quote=True)}">{len(fam.checkpoints)}</td>']
         if rep is None:
             cells.append(f'<td colspan="{len(check_ids) + 1}">no report</td>')
@@ -86,7 +86,7 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
                 tip = html.escape(f"{cid}: {c['status']} — {c['summary']}", quote=True)
                 cells.append(f'<td class="{cls}" title="{tip}">{_SYMBOL.get(c["status"], "?")}</td>')
         passed = rep is not None and rep.get("passed") and content_sha256(rep) == rep.get("sha256")
-        row_cls = f"st-{fam.status}" + (" passed" if passed else "")
+        row_cls = f"st-{fam.status} mod-{fam.modality}" + (" passed" if passed else "")
         rows.append(f'<tr id="{html.escape(fid)}" class="{row_cls}">{"".join(cells)}</tr>')
     legend = " ".join(f"{sym} {name}" for name, sym in _SYMBOL.items()) + "; pale orange: a warning-level check"
     return (

@@ -112,6 +112,8 @@ def _read_case(path: Path, case: str) -> OfficialFiles:
     for item in data.get("cases", []):
         if item.get("template_name_or_file") == case:
             return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["template_str"])
+        if item.get("name") == case and "chat_template" in item:  # huggingface.js's e2e cases: `#<name>`
+            return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["chat_template"])
     raise ConformanceError(f"no case named {case!r}", where=Where(file=str(path), field="template.official"))
 
 

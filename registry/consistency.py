@@ -9,7 +9,8 @@ template): a fact that matches none of them is a contradiction, and the resoluti
 
 Checked: eos and bos (tokenizer_config), the generation eos ids (generation_config, named through
 `added_tokens_decoder`), and the chat template (one fixed conversation rendered by the model's own
-template and by the family's format; equal for at least one of the family's variants).
+template and by the family's format; equal for at least one of the family's variants, its tools list too where both
+write one).
 """
 
 from __future__ import annotations
@@ -75,9 +76,12 @@ def template_agrees(family: Family, docs: dict[str, Any], source: str) -> bool |
     bos, eos = _token(tcfg.get("bos_token")) or "", _token(tcfg.get("eos_token")) or ""
     official = ChatTemplate.from_official(source, None, bos, eos, date=TEST_DATE)
     variants: list[str | None] = [None]
-    seen = {(family.template.format, family.tokenizer.eos)}
+    mode = family.template.reasoning.mode
+    seen = {(family.template.format, family.tokenizer.eos, str(getattr(mode, "value", mode)))}
     for ckpt in family.checkpoints:
-        key = (ckpt.overrides.template or family.template.format, ckpt.overrides.eos or family.tokenizer.eos)
+        o = ckpt.overrides
+        key = (o.template or family.template.format, o.eos or family.tokenizer.eos,
+               o.reasoning or str(getattr(mode, "value", mode)))
         if key not in seen:
             seen.add(key)
             variants.append(ckpt.hf)
@@ -87,16 +91,34 @@ def template_agrees(family: Family, docs: dict[str, Any], source: str) -> bool |
         except DayzeroError:
             continue
         for ckpt in variants:
+            tpl = ChatTemplate.for_family(family, ckpt, date=TEST_DATE)
             try:
-                ours = ChatTemplate.for_family(family, ckpt, date=TEST_DATE).render(
-                    conversation, add_generation_prompt=True
-                )
+                ours = tpl.render(conversation, add_generation_prompt=True)
             except DayzeroError:
                 continue
-            if ours == expected:
+            if ours == expected and _tools_agree(tpl, official, conversation) is not False:
                 return True
         return False
     return None
+
+
+def _tools_agree(tpl: Any, official: Any, conversation: list[dict[str, Any]]) -> bool | None:
+    """Whether the model's template writes a tools list as the family's variant does (Qwen3-Coder's XML tools block
+    is not Qwen3's Hermes one, though their plain turns are the same). None: not comparable, because the model's
+    template writes no tools list, or the family's format has none."""
+    from dayzero.errors import DayzeroError
+    from dayzero.sdk.templates.battery import TOOLS
+
+    first_user = next(i for i, m in enumerate(conversation) if m["role"] == "user")
+    prompt = conversation[: first_user + 1]  # the system message (when taken) and the first question
+    try:
+        with_tools = official.render(prompt, tools=TOOLS, add_generation_prompt=True)
+        if with_tools == official.render(prompt, add_generation_prompt=True):
+            return None
+        ours = tpl.render(prompt, tools=TOOLS, add_generation_prompt=True)
+    except DayzeroError:
+        return None
+    return ours == with_tools
 
 
 def contradictions(family: Family, docs: dict[str, Any]) -> list[str]:

@@ -122,6 +122,18 @@ def _lookup(docs: dict[str, Any], dotted: str) -> Any:
     return value
 
 
+def _most_specific(families: list[Any]) -> list[Any]:
+    """Of several families whose `when` all hold, those no other one refines: a family whose conditions include
+    another's and add more is the more specific rule (Phi-4-reasoning: Phi-4's vocabulary and its own template)."""
+    def conditions(f: Any) -> set[tuple[str, str]]:
+        return {(k, repr(v)) for k, v in f.match.when.items()}  # repr: a value may be a list
+
+    def refines(a: Any, b: Any) -> bool:
+        return conditions(a) > conditions(b)
+
+    return [f for f in families if not any(refines(g, f) for g in families if g is not f)]
+
+
 def _by_config(registry: Registry, docs: dict[str, Any], source: str) -> Resolution:
     config = docs["config"]
     archs = config.get("architectures") or []
@@ -144,9 +156,9 @@ def _by_config(registry: Registry, docs: dict[str, Any], source: str) -> Resolut
             where=Where(file=source),
             hint="draft one with `dayzero day0`",
         )
-    conditional = [
+    conditional = _most_specific([
         f for f in candidates if f.match.when and all(_lookup(docs, k) == v for k, v in f.match.when.items())
-    ]
+    ])
     if len(conditional) > 1:
         raise RegistryError(
             f"config matches several families: {[f.id for f in conditional]}",

@@ -19,6 +19,7 @@ def test_bundled_registry_has_supported_families_backed_by_reports():
     assert all(f.conformance.report_sha256 for f in supported)
 
 
+@pytest.mark.timeout(2400)  # about 20 s a family on 2 cores, 30 and more supported families
 def test_conformance_gate_reruns_every_supported_family(reference_dir):
     env = {**os.environ, "DAYZERO_REFERENCE": str(reference_dir)}
     proc = subprocess.run([sys.executable, "-m", "dayzero", "conformance", "gate"], capture_output=True, text=True,

@@ -19,12 +19,7 @@ from dayzero.sdk.templates.parity import check, load_official, report
 # Known gaps (reported, not hidden; their conformance reports fail `template.parity` with the same diff): families
 # drafted through `dayzero day0` whose official template the structured format does not reproduce yet. Strict xfail:
 # the day a format reproduces one, this test fails until the gap is removed from here.
-KNOWN_GAPS = {
-    "command-r": "the official template trims message content; formats have no trim",
-    "command-r7b": "the official template always writes a (possibly empty) system turn",
-    "olmo": "the official template opens with eos_token; formats have no leading-eos slot",
-    "starcoder2-instruct": "the official template always ends with `### Response` (no add_generation_prompt switch)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 WITH_OFFICIAL = [
     pytest.param(f.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[f.id]))
     if f.id in KNOWN_GAPS
@@ -35,6 +30,8 @@ WITH_OFFICIAL = [
 # The other official templates of a family, beyond its `official` entry (other releases of the same format).
 EXTRA_OFFICIAL = [
     ("llama3", "llama.cpp/models/templates/meta-llama-Llama-3.3-70B-Instruct.jinja"),
+    ("zephyr", "openvino.genai/tokenizer-configs.json#stabilityai/stablelm-zephyr-3b"),  # the same template, another copy
+    ("qwq", "openvino.genai/tokenizer-configs.json#Qwen/QwQ-32B"),
 ]
 
 

@@ -181,3 +181,14 @@ def test_language_model_targets_reach_no_vision_module() -> None:
     assert len(wrapped) == 14
     assert all(n.startswith("model.language_model.layers.") for n in wrapped)
     assert language_model_targets(REG.families["qwen2"], names) == names  # text families unchanged
+
+
+def test_support_matrix_gives_vlm_rows_the_vision_modality_and_a_filter() -> None:
+    from dayzero.conformance.matrix import render_matrix
+
+    page = render_matrix(REG, Path(registry.__file__).resolve().parent.parent / "conformance" / "reports")
+    row = page.split('<tr id="qwen2-vl"', 1)[1].split("</tr>", 1)[0]
+    assert "mod-vision" in row and "<td>vision</td>" in row
+    text_row = page.split('<tr id="qwen2"', 1)[1].split("</tr>", 1)[0]
+    assert "mod-text" in text_row and "<td>text</td>" in text_row
+    assert 'id="f-vision"' in page

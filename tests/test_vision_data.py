@@ -120,5 +120,5 @@ def test_bad_images_are_row_problems_naming_file_line_image_and_reason(
 
 
 def test_a_row_too_long_with_its_image_tokens_is_dropped_not_cut(qwen2_vl: dict) -> None:
-    with pytest.raises(DataError, match=r"too_long: \d+ tokens with its image tokens, over cutoff_len 20"):
+    with pytest.raises(DataError, match=r"too_long: \d+ tokens, over cutoff_len 20 \(with its image tokens"):
         _prepare(qwen2_vl, ["demo_vl"], cutoff_len=20)

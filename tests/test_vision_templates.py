@@ -48,7 +48,10 @@ def test_placeholders_render_where_the_official_template_puts_images(
     family = REG.families[family_id]
     vision = family.vision
     assert vision is not None
-    assert family.template.official == OFFICIAL[family_id]
+    assert family.template.official in (
+        OFFICIAL[family_id],
+        None,
+    )  # None: the template reads typed parts only
     if case == "two_images" and not vision.multi_image:
         pytest.skip(f"{family_id} takes one image per conversation")
     messages = IMAGE_CASES[case]

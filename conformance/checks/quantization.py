@@ -41,6 +41,9 @@ def layout(ctx: Context) -> Outcome:
     unskipped = [n for n in found["full_precision_linear"] if not any(_matches(n, s) for s in skip)]
     if unskipped:
         problems.append(f"nn.Linear left in full precision outside skip_modules: {unskipped}")
+    overridden = [n for n in found["quantized"] if any(_matches(n, s) for s in skip)]
+    if overridden:  # bitsandbytes did not honour a skip name (transformers matches it from the name's start)
+        problems.append(f"quantized although under skip_modules: {overridden}")
     undeclared = [n for n in found["full_precision_other"] if not any(_matches(n, d) for d in facts.not_quantized)]
     if undeclared:
         problems.append(f"weights left in full precision that `not_quantized` does not declare: {undeclared}")

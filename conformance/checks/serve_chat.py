@@ -66,11 +66,16 @@ def chat(ctx: Context) -> Outcome:
     eot = ctx.family.tokenizer.end_of_turn[0]
     eot_id = tok.convert_tokens_to_ids(eot)
     tail = tok.encode(" and more", add_special_tokens=False)
-    script = [*text_ids, eot_id, *tail]
+    messages = [{"role": "user", "content": "Say something about Paris."}]
+    # A generation prompt that opens the reasoning block (`<think>\n`, DeepSeek-R1-Distill-Llama) puts the output
+    # inside it: the scripted answer closes it first, else the whole answer is (unfinished) reasoning.
+    close = _prompt_opens_reasoning(ctx, messages)
+    close_ids = tok.encode(close + "\n\n", add_special_tokens=False) if close else []
+    script = [*close_ids, *text_ids, eot_id, *tail]
     # the export records the family view it was trained with: no registry lookup (nor a global swap) here
     service = load_service(str(export_dir), logits_processor_factory=_script_factory(script))
     request = {"max_tokens": MAX_TOKENS, "temperature": 0,
-               "messages": [{"role": "user", "content": "Say something about Paris."}]}
+               "messages": messages}
     with TestClient(create_app(service)) as client:
         models = client.get("/v1/models").json()
         request["model"] = models["data"][0]["id"]
@@ -95,7 +100,16 @@ def chat(ctx: Context) -> Outcome:
                         f"not the same answer stopped at {eot!r}")
     used = body.get("usage", {}).get("completion_tokens")
     evidence = {"content": content, "finish_reason": choice.get("finish_reason"), "completion_tokens": used,
-                "scripted_tokens_before_stop": len(text_ids) + 1, "end_of_turn": eot,
+                "scripted_tokens_before_stop": len(close_ids) + len(text_ids) + 1, "closes_reasoning_first": close, "end_of_turn": eot,
                 "stream": {"content": streamed, "finish_reason": stream_finish}}
     return Outcome(not problems, "; ".join(problems) or f"answered {content.strip()!r} and stopped at {eot!r}",
                    evidence)
+
+
+def _prompt_opens_reasoning(ctx: Context, messages: list[dict[str, Any]]) -> str | None:
+    """The reasoning close marker when the family's generation prompt ends inside an opened reasoning block."""
+    reasoning = ctx.family.template.reasoning
+    if str(getattr(reasoning.mode, "value", reasoning.mode)) == "none" or not reasoning.open or not reasoning.close:
+        return None
+    prompt = ctx.chat_template().render(messages, add_generation_prompt=True)
+    return reasoning.close if prompt.rstrip().endswith(reasoning.open) else None

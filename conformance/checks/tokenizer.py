@@ -99,11 +99,44 @@ def tiny(ctx: Context) -> Outcome:
 
 @lru_cache(maxsize=4)
 def _gguf_tokenizer(path: str) -> Any:
-    """Loading a GGUF vocabulary costs seconds; one load per process and file."""
+    """Loading a GGUF vocabulary costs seconds; one load per process and file.
+
+    A sentencepiece vocabulary (`tokenizer.ggml.model: llama`) with `tokenizer.ggml.add_space_prefix` (llama.cpp's
+    default: true) prepends one `▁` to every text, whatever it starts with (sentencepiece's `add_dummy_prefix`, what
+    llama.cpp's SPM tokenizer and the Llama 2 tokenizer.json's `Prepend` normalizer do). transformers' GGUF loader
+    builds the `llama` architecture's tokenizer with `Metaspace(prepend_scheme="first")` instead, which skips the
+    prefix when the text already starts with a space (" Hello" -> `▁Hello`, not `▁ ▁Hello`); the vocabulary is
+    then tested with another tokenizer's rules. The file's own rule is applied here.
+    """
     from transformers import AutoTokenizer
 
     p = Path(path)
-    return AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+    tok = AutoTokenizer.from_pretrained(str(p.parent), gguf_file=p.name)
+    if _gguf_spm_dummy_prefix(p):
+        from tokenizers import normalizers
+
+        backend = tok.backend_tokenizer
+        backend.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+        backend.pre_tokenizer = None
+    return tok
+
+
+def _gguf_spm_dummy_prefix(path: Path) -> bool:
+    """Whether the GGUF vocabulary is sentencepiece with the dummy prefix (read from its metadata)."""
+    import gguf
+
+    fields = gguf.GGUFReader(str(path)).fields
+
+    def value(key: str) -> Any:
+        field = fields.get(key)
+        if field is None:
+            return None
+        part = field.parts[field.data[0]]
+        return bytes(part).decode("utf-8") if field.types and field.types[0] == gguf.GGUFValueType.STRING \
+            else part.tolist()[0]
+
+    add_space_prefix = value("tokenizer.ggml.add_space_prefix")
+    return value("tokenizer.ggml.model") == "llama" and add_space_prefix is not False
 
 
 def read_vectors(stem: Path) -> list[tuple[str, list[int]]]:

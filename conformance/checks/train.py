@@ -32,12 +32,12 @@ _EXPORTED = ("lora", "qlora")  # the QLoRA run exports too: the two-step merge i
 def recipe_for(ctx: Context, kind: str) -> dict[str, Any]:
     """The smoke recipe: tiny model of the family, the bundled identity set (plain user/assistant pairs,
     which every chat format can render), a few steps, merged export. The cutoff is long because some
-    default system prompts are (Mistral Small 3.2: ~1k ids of the tiny tokenizer)."""
+    default system prompts are (Mistral Small 3.x: ~1.6k ids of the tiny tokenizer; the tiny models hold 2048)."""
     method, lr = _METHODS[kind]
     return {
         "name": f"conformance-{ctx.family.id}-{kind}",
         "model": {"id": f"tiny:{ctx.family.id}"},
-        "data": {"datasets": ["identity"], "cutoff_len": 1024},  # no system, no tools: every format
+        "data": {"datasets": ["identity"], "cutoff_len": 2048},  # no system, no tools: every format
         "method": method,
         "train": {"learning_rate": lr, "max_steps": STEPS, "batch_size": 2, "logging_steps": 1, "seed": 0,
                   "report_to": "none", "save_steps": 1000, "output_dir": str(ctx.workdir / kind)},

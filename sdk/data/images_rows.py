@@ -149,11 +149,12 @@ def encode_row(
     except DayzeroError as exc:
         raise RowError("template", exc.message) from None
     if cutoff_len is not None and len(enc.input_ids) > cutoff_len:
-        raise RowError(
-            "too_long",
-            f"{len(enc.input_ids)} tokens with its image tokens, over cutoff_len {cutoff_len} "
-            "(a row with images is never cut: the image tokens must match the image features)",
+        why = (
+            "with its image tokens; a row with images is never cut: the image tokens must match the image features"
+            if images
+            else "; rows of a vision-language family are not cut (dayzero's image rows have no truncation)"
         )
+        raise RowError("too_long", f"{len(enc.input_ids)} tokens, over cutoff_len {cutoff_len} ({why})")
     if not any(label != -100 for label in enc.labels):
         raise RowError("no_labels", "no token left to train")
     out: dict[str, Any] = {"input_ids": enc.input_ids, "labels": enc.labels}

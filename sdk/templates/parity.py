@@ -23,7 +23,8 @@ from .sandbox import render_official
 
 def load_official(path: str | Path, root: Path | None = None) -> str:
     """An official template's source from a ``.jinja`` file, a ``tokenizer_config.json``, or
-    ``chat-template-expected.json#<case name>`` (an inline template of llama.cpp's test), or
+    ``chat-template-expected.json#<case name>`` (an inline template of llama.cpp's test, or of huggingface.js's
+    ``jinja-e2e-expected.json``), or
     ``openvino.genai/tokenizer-configs.json#<hub id>`` (the default template that table records)."""
     text_path, _, case_name = str(path).partition("#")
     file = Path(text_path) if root is None or Path(text_path).is_absolute() else root / text_path
@@ -45,6 +46,8 @@ def load_official(path: str | Path, root: Path | None = None) -> str:
         for case in data.get("cases", []):
             if case.get("template_name_or_file") == case_name:
                 return case["template_str"]
+            if case.get("name") == case_name and "chat_template" in case:  # huggingface.js's e2e cases
+                return case["chat_template"]
         raise TemplateError(f"no case named {case_name!r}", where=Where(file=str(file)))
     template = data.get("chat_template")
     if isinstance(template, list):  # named templates: take the default one

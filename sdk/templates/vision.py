@@ -198,6 +198,18 @@ def encode_with_images(
     if remaining:
         raise TemplateError(f"{len(remaining)} of {len(counts)} images have no placeholder in the render")
     text = "".join(s.text for s in expanded)
+    for message in messages:  # a template that reads content only as typed parts renders strings as nothing
+        content = message.get("content")
+        if (
+            isinstance(content, str)
+            and content.strip()
+            and content.strip().split(vision.placeholder)[-1].strip() not in text
+        ):
+            raise TemplateError(
+                f"the chat template dropped a {message.get('role')} message's text: it reads content only as typed "
+                "parts (Idefics3's and LLaVA-NeXT's do)",
+                hint="train with the family's format (ChatTemplate.for_view)",
+            )
     encoded = encode_text(text, trained_ranges(expanded, flags), tokenizer)
     never = {tokenizer.convert_tokens_to_ids(t) for t in vision.tokens()}
     labels = [
