@@ -2,7 +2,7 @@
 
 Writes benchmarks/results/day0_sweep.json (the table, one row per architecture, and the summary: the share
 of text architectures that draft and train, and every failure with its reason). `dayzero conformance matrix`
-links it from the support matrix; a full run also writes that page, conformance/reports/day0-sweep.md.
+links it from the support matrix; a full run also writes its pages, conformance/reports/day0-sweep.{md,html}.
 
     python benchmarks/day0_sweep.py [--only llama,qwen2] [--out FILE]
 """
@@ -49,14 +49,15 @@ def main() -> None:
     }
     write_result("day0_sweep", result, args.out)
     if not wanted:  # the full table is published on the support matrix
-        from dayzero.conformance.matrix import SWEEP_PAGE
+        from dayzero.atomic import atomic_write_text
+        from dayzero.conformance.matrix import SWEEP_HTML, SWEEP_PAGE
         from dayzero.conformance.report import default_report_dir
-        from dayzero.conformance.sweep import sweep_markdown
-        from dayzero.yamlio import atomic_write_text
+        from dayzero.conformance.sweep import sweep_html, sweep_markdown
 
-        page = default_report_dir() / SWEEP_PAGE
-        atomic_write_text(page, sweep_markdown(result))
-        print(f"wrote {page}")
+        for name, render in ((SWEEP_PAGE, sweep_markdown), (SWEEP_HTML, sweep_html)):
+            page = default_report_dir() / name
+            atomic_write_text(page, render(result))
+            print(f"wrote {page}")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from dayzero.errors import ConformanceError, NotSupportedError, Where
 from .official import OfficialFiles, _read_json
 from .parsers import vllm_parsers
 from .probe import ProbedFormat, probe_format
+from .tiny_config import peft_refuses
 
 TINY = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 128, "vocab_size": 512, "max_position_embeddings": 2048,
@@ -87,13 +88,15 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     if cls is None:
         raise NotSupportedError(f"transformers {transformers.__version__} has no class {archs[0]!r}",
                                 hint="a newer transformers, or trust_remote_code (not drafted by day0)")
-    tiny = dict(TINY, tie_word_embeddings=bool(config.get("tie_word_embeddings", False)), **_tiny_moe(config),
-                **_tiny_heads(config))
+    tiny = tiny_config(config)
     torch.manual_seed(0)
     model = cls(AutoConfig.for_model(model_type, **tiny))
     modules = dict(model.named_modules())
+    # the config's own count: a few derive it from a per-layer list and ignore `num_hidden_layers`
+    n_layers = getattr(model.config, "num_hidden_layers", None) or tiny["num_hidden_layers"]
+    tiny["num_hidden_layers"] = n_layers
     layers = next((n for n, m in modules.items() if isinstance(m, torch.nn.ModuleList)
-                   and len(m) == tiny["num_hidden_layers"] and n), None)
+                   and len(m) == n_layers and n), None)
     if layers is None:
         raise NotSupportedError(f"{archs[0]}: no decoder-layer list found")
     moe, dense = _walk_moe(model, layers, tiny["num_hidden_layers"])
@@ -106,6 +109,7 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     attention: dict[str, Any] = {}
     mlp: dict[str, Any] = {}
     extra: list[str] = []
+    other: list[str] = []  # neither attention nor a known MLP name (SSM mixers, RWKV): LoRA targets all the same
     for rel in linears:
         leaf = rel.rsplit(".", 1)[-1]
         if "attn" in rel or "attention" in rel:
@@ -116,6 +120,8 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
                 extra.append(rel)
         elif leaf in MLP_ROLES and "expert" not in rel:
             mlp[MLP_ROLES[leaf]] = rel
+        else:
+            other.append(leaf)
     order = ["q", "k", "v", "qkv", "o", "gate", "up", "gate_up", "down"]
     attention = {k: attention[k] for k in order if k in attention}
     mlp = {k: mlp[k] for k in order if k in mlp}
@@ -138,7 +144,11 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
         "attention": attention,
         "embeddings": emb, "lm_head": head,
         "tie_word_embeddings": bool(config.get("tie_word_embeddings", model.config.tie_word_embeddings)),
-        "lora": {"attention": att_leaves, "mlp": mlp_leaves, "all-linear": att_leaves + mlp_leaves},
+        # peft's meaning of all-linear: every Linear of the layer (bar MoE experts and router), named or not
+        "lora": {"attention": att_leaves, "mlp": mlp_leaves,
+                 "all-linear": _unambiguous([x for x in dict.fromkeys(att_leaves + mlp_leaves + other)
+                                             if x not in peft_refuses(model_type)],
+                                            modules, prefix)},
         "tiny": tiny,
     }
     if mlp:
@@ -152,6 +162,18 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
         section["lora"]["target_parameters"] = [f"{experts}.{name}" for name in moe["fused_parameters"]]
         section["lora"]["never"] = ["lm_head", moe["router"].rsplit(".", 1)[-1]]
     return section
+
+
+def tiny_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The tiny instance's config overrides: TINY, the MoE and per-head keys, and the config's own size keys
+    (other names, unset sizes, per-layer lists: `tiny_config.tiny_sizes`)."""
+    from .tiny_config import tiny_sizes
+
+    tiny = dict(TINY, tie_word_embeddings=bool(config.get("tie_word_embeddings", False)), **_tiny_moe(config),
+                **_tiny_heads(config))
+    if "max_position_embeddings" not in config:  # no such size (XLNet refuses it being set)
+        tiny.pop("max_position_embeddings")
+    return {**tiny, **tiny_sizes(str(config.get("model_type")), config, tiny)}
 
 
 def _linear_types() -> tuple[type, ...]:
@@ -185,7 +207,7 @@ def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, int) or isinstance(value, bool):
             continue
         if "expert" in key and ("per_tok" in key or "topk" in key):
-            out[key] = 2
+            out[key] = min(value, 2)
         elif "shared_expert" in key and "size" not in key:
             out[key] = min(value, 1)
         elif "expert" in key and "size" not in key and value > 4:
@@ -204,13 +226,19 @@ def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
 def _walk_moe(model: Any, layers: str, n_layers: int) -> tuple[dict[str, Any] | None, list[int]]:
     """The `moe` section (experts container, router, fused 3-D parameters, shared experts) and the
     indices of dense layers, found on the instance: experts hold parameters with 3 dimensions."""
+    import torch
+
+    convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)  # 3-D weights too, but no experts
     moe: dict[str, Any] | None = None
     dense: list[int] = []
     for index in range(n_layers):
         layer = model.get_submodule(f"{layers}.{index}")
         found = None
         for rel, mod in layer.named_modules():
-            fused = [n for n, p in mod.named_parameters(recurse=False) if p.dim() == 3]
+            if isinstance(mod, convs):
+                continue
+            # one row per expert: a (1, 1, hidden) mixing vector (RWKV's time_mix) is no expert bank
+            fused = [n for n, p in mod.named_parameters(recurse=False) if p.dim() == 3 and p.shape[0] > 1]
             if fused and rel:
                 found = (rel, mod, fused)
                 break
@@ -221,9 +249,18 @@ def _walk_moe(model: Any, layers: str, n_layers: int) -> tuple[dict[str, Any] | 
         parent_rel = rel.rsplit(".", 1)[0] if "." in rel else ""
         parent = layer.get_submodule(parent_rel) if parent_rel else layer
         n_experts = next(p.shape[0] for n, p in experts.named_parameters(recurse=False) if p.dim() == 3)
-        router = next((name for name, sub in parent.named_children()
-                       if sub is not experts and getattr(sub, "weight", None) is not None
-                       and sub.weight.dim() == 2 and sub.weight.shape[0] == n_experts), None)
+        if not _declares_experts(model.config, n_experts):  # block-diagonal weights (RG-LRU heads), no experts
+            dense.append(index)
+            continue
+        # the router: beside the experts or nested in a gate module (`router.layer`, `gate.router_mlp.out_proj`);
+        # one row per expert, or one more for a "no expert" choice; the nearest exact match wins
+        routers = sorted((sub.weight.shape[0] - n_experts, name.count("."), name)
+                         for name, sub in parent.named_modules()
+                         if name and name.count(".") <= 2 and sub is not experts
+                         and not name.startswith(rel.rsplit(".", 1)[-1] + ".")
+                         and isinstance(getattr(sub, "weight", None), torch.Tensor)
+                         and sub.weight.dim() == 2 and sub.weight.shape[0] in (n_experts, n_experts + 1))
+        router = routers[0][2] if routers else None
         shared = next((name for name, _ in parent.named_children() if "shared" in name), None)
         if router is None:
             raise NotSupportedError(f"MoE layer {index}: no router (a {n_experts}-row weight) beside {rel}")
@@ -234,6 +271,32 @@ def _walk_moe(model: Any, layers: str, n_layers: int) -> tuple[dict[str, Any] | 
     if moe is not None and dense:
         moe["dense_layers"] = dense
     return moe, dense
+
+
+def _unambiguous(names: list[str], modules: dict[str, Any], prefix: str) -> list[str]:
+    """LoRA target names that match Linear layers only: peft matches a name against every module's path, so a
+    name that also ends the path of another kind of module (a Sequential's "0" is also layer `h.0`, Reformer's
+    `dense` wrapper) becomes the last two parts of each of the layer's Linear paths instead."""
+    linear = _linear_types()
+    out: list[str] = []
+    for name in names:
+        clash = any(not isinstance(m, linear) and (n == name or n.endswith("." + name)) for n, m in modules.items())
+        if not clash:
+            out.append(name)
+            continue
+        longer = [".".join(n.rsplit(".", 2)[-2:]) for n, m in modules.items()
+                  if n.startswith(prefix) and isinstance(m, linear) and n.endswith("." + name)]
+        out.extend(x for x in longer if x not in out)
+    return out
+
+
+def _declares_experts(config: Any, n_experts: int) -> bool:
+    """Whether the config counts this many experts (`num_experts`, `n_routed_experts`, `num_local_experts`...)."""
+    def counts(data: dict[str, Any]) -> bool:  # sub-configs too (DBRX keeps its MoE sizes in `ffn_config`)
+        return any(counts(v) if isinstance(v, dict) else "expert" in str(k) and isinstance(v, int) and v == n_experts
+                   for k, v in data.items())
+
+    return counts(config.to_dict() if hasattr(config, "to_dict") else {})
 
 
 def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[str, Any]) -> dict[str, Any]:

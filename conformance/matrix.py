@@ -1,4 +1,4 @@
-"""The support matrix: one static HTML page, families x checks, each row linking to its report.
+"""The support matrix: one static HTML page, families x checks, each row linking to its family's page.
 
 Built from the reports on disk (not by running anything), so it always shows what was recorded.
 No JavaScript and no external assets: the page opens from a file, a CI artifact or GitHub Pages.
@@ -13,9 +13,11 @@ from typing import Any
 
 from dayzero.atomic import atomic_write_text
 
+from .family_page import modality, page_name, write_family_pages
 from .report import content_sha256
 
 SWEEP_PAGE = "day0-sweep.md"
+SWEEP_HTML = "day0-sweep.html"
 
 _SYMBOL = {"pass": "✓", "fail": "✗", "error": "!", "skip": "–", "n/a": "·"}
 _STYLE = """
@@ -61,9 +63,9 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         fam = registry.families[fid]
         status_cls = "supported" if fam.status == "supported" else ""
         hub_ids = [c.hf for c in fam.checkpoints] + [c.modelscope for c in fam.checkpoints if c.modelscope]
-        cells = [f'<td class="family"><a href="{html.escape(fid)}.md">{html.escape(fid)}</a></td>',
+        cells = [f'<td class="family"><a href="{html.escape(page_name(fid))}">{html.escape(fid)}</a></td>',
                  f'<td class="{status_cls}">{html.escape(str(fam.status))}</td>',
-                 f"<td>{html.escape(fam.modality)}</td>",  # text, or vision for a family with a `vision:` section
+                 f"<td>{html.escape(modality(fam))}</td>",
                  f'<td title="{html.escape(chr(10).join(hub_ids), quote=True)}">{len(fam.checkpoints)}</td>']
         if rep is None:
             cells.append(f'<td colspan="{len(check_ids) + 1}">no report</td>')
@@ -95,8 +97,9 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         f"<style>{_STYLE}</style></head><body>\n"
         f"<h1>dayzero support matrix</h1><p>registry {html.escape(registry.version)}, "
         f"{len(reports)} families. Legend: {html.escape(legend)}. Hover a cell for the check's summary.</p>\n"
-        + (f'<p><a href="{SWEEP_PAGE}">Day-0 sweep</a>: every causal-LM architecture of the installed transformers, '
-           "drafted and trained one LoRA step.</p>\n" if (report_dir / SWEEP_PAGE).is_file() else "")
+        + (f'<p><a href="{SWEEP_HTML}">Day-0 sweep</a> (<a href="{SWEEP_PAGE}">Markdown</a>): every causal-LM '
+           "architecture of the installed transformers, drafted and trained one LoRA step.</p>\n"
+           if (report_dir / SWEEP_PAGE).is_file() else "")
         + '<div class="filters">'
         + "".join(f'<input type="radio" name="filter" id="f-{k}"{" checked" if k == "all" else ""}>'
                   f'<label for="f-{k}">{html.escape(v)}</label>' for k, v in _FILTERS)
@@ -108,6 +111,8 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
 
 
 def write_matrix(registry: Any, report_dir: Path) -> Path:
+    """`index.html` and the page of every family it links (`family_page.py`)."""
     path = report_dir / "index.html"
     atomic_write_text(path, render_matrix(registry, report_dir))
+    write_family_pages(registry, report_dir, {fid: _load(report_dir, fid) for fid in registry.families})
     return path

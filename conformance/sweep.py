@@ -7,8 +7,10 @@ LoRA step (peft, the drafted `all-linear` targets, one forward + backward + opti
 ids) must run with a finite loss and move the adapter weights. What does not draft or train is
 listed with the exception's first line: that is the reason.
 
-Text architectures are those whose config has no vision / audio / speech sub-config; the others are
-swept too but counted apart (a tiny multimodal instance needs more than a text config).
+Text architectures are those whose config class has no vision / audio / speech sub-config (set, or
+declared in its `sub_configs`); the others are listed but counted apart (a tiny multimodal instance
+needs more than a text config). `NOT_TEXT` lists the few text-config classes that are no text causal
+LM, with the reason; they are counted apart too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ _MULTIMODAL_KEYS = (
     "image_size",
     "vision_tower",
 )
+
+
+NOT_TEXT = {
+    "musicgen": "decodes EnCodec audio codebooks (its ids are audio codes in parallel streams): an audio model",
+    "musicgen_melody": "decodes EnCodec audio codebooks conditioned on a melody: an audio model",
+}
+"""model_type -> why a causal-LM class with a text-only config is no text causal LM (counted apart)."""
 
 
 @dataclass
@@ -56,7 +65,10 @@ def _is_text(model_type: str) -> bool:
         cfg = AutoConfig.for_model(model_type)
     except Exception:  # a config that cannot even be built: judged as text, and reported by the draft step
         return True
-    return not any(getattr(cfg, key, None) is not None for key in _MULTIMODAL_KEYS)
+    declared = (
+        getattr(type(cfg), "sub_configs", None) or {}
+    )  # a tower the class declares, even if unset by default
+    return not any(getattr(cfg, key, None) is not None or key in declared for key in _MULTIMODAL_KEYS)
 
 
 def _one_lora_step(model_type: str, arch: str, section: dict[str, Any]) -> None:
@@ -78,7 +90,9 @@ def _one_lora_step(model_type: str, arch: str, section: dict[str, Any]) -> None:
     opt = torch.optim.AdamW(trainable, lr=1e-2)
     vocab = int(getattr(model.config, "vocab_size", None) or section["tiny"]["vocab_size"])
     ids = torch.randint(3, min(vocab, 500), (2, 16))
-    out = peft_model(input_ids=ids, labels=ids, use_cache=False)  # training: no cache (hybrid linear attention)
+    out = peft_model(
+        input_ids=ids, labels=ids, use_cache=False
+    )  # training: no cache (hybrid linear attention)
     loss = out.loss
     if loss is None or not torch.isfinite(loss):
         raise RuntimeError(f"loss is {loss}")
@@ -106,13 +120,11 @@ def _meta_parameters(model_type: str, arch: str) -> int:
     import transformers
     from transformers import AutoConfig
 
-    from .day0 import TINY, _tiny_heads, _tiny_moe
+    from .day0 import tiny_config
 
-    defaults = _default_config(model_type)
+    defaults = {**_default_config(model_type), "model_type": model_type}
     with torch.device("meta"):
-        model = getattr(transformers, arch)(
-            AutoConfig.for_model(model_type, **TINY, **_tiny_moe(defaults), **_tiny_heads(defaults))
-        )
+        model = getattr(transformers, arch)(AutoConfig.for_model(model_type, **tiny_config(defaults)))
     return sum(p.numel() for p in model.parameters())
 
 
@@ -121,8 +133,19 @@ def sweep_one(model_type: str, arch: str) -> SweepRow:
     from .day0 import walk_architecture
 
     start = time.perf_counter()
-    text = _is_text(model_type)
     drafted, trained, targets, reason = False, False, [], None
+    if model_type in NOT_TEXT:
+        return SweepRow(
+            model_type,
+            arch,
+            False,
+            drafted,
+            trained,
+            targets,
+            f"not a text model: {NOT_TEXT[model_type]}",
+            0.0,
+        )
+    text = _is_text(model_type)
     if not text:  # its default config builds a full-size vision / audio tower: not a tiny instance
         reason = (
             "multimodal config (vision/audio sub-config): not swept; a tiny instance needs a tiny tower too"
@@ -186,4 +209,59 @@ def sweep_markdown(result: dict[str, Any]) -> str:
             f"| {r['model_type']} | {r['architecture']} | {'yes' if r['text'] else 'no'} | "
             f"{'yes' if r['drafted'] else 'no'} | {'yes' if r['trained'] else 'no'} | {what} |"
         )
+    from .tiny_config import PER_ARCHITECTURE
+
+    lines += [
+        "",
+        "## Per-architecture entries",
+        "",
+        "Config overrides no generic rule of `conformance/tiny_config.py` gives, each with its reason:",
+        "",
+    ]
+    lines += [
+        f"- `{mt}`: `{overrides}`: {reason}" for mt, (overrides, reason) in sorted(PER_ARCHITECTURE.items())
+    ]
+    lines += ["", "Causal-LM classes with a text-only config that are no text model (counted apart):", ""]
+    lines += [f"- `{mt}`: {reason}" for mt, reason in sorted(NOT_TEXT.items())]
     return "\n".join(lines) + "\n"
+
+
+def sweep_html(result: dict[str, Any]) -> str:
+    """The sweep as an HTML page beside the matrix (`day0-sweep.html`): the same table, rows filterable by outcome."""
+    import html
+
+    s = result["summary"]
+    esc = html.escape
+    rows = []
+    for r in result["rows"]:
+        outcome = "trained" if r["trained"] else ("failed" if r["text"] else "not-text")
+        what = ", ".join(r["targets"]) if r["trained"] else (r["reason"] or "")
+        rows.append(
+            f'<tr id="{esc(r["model_type"])}" class="{outcome}"><td>{esc(r["model_type"])}</td>'
+            f"<td>{esc(r['architecture'])}</td><td>{'yes' if r['text'] else 'no'}</td>"
+            f"<td>{'yes' if r['drafted'] else 'no'}</td><td>{'yes' if r['trained'] else 'no'}</td>"
+            f"<td>{esc(what)}</td></tr>"
+        )
+    style = (
+        "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}table{border-collapse:collapse;"
+        "font-size:.85rem}th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:left}"
+        ".trained td:nth-child(5){background:#d9f2d9}.failed td:nth-child(5){background:#f7d4d4}"
+        ".not-text{color:#888}#f-failed:checked~table tbody tr:not(.failed),"
+        "#f-trained:checked~table tbody tr:not(.trained){display:none}"
+    )
+    filters = "".join(
+        f'<input type="radio" name="filter" id="f-{k}"{" checked" if k == "all" else ""}><label for="f-{k}">{v}</label> '
+        for k, v in (("all", "all"), ("trained", "drafted and trained"), ("failed", "text, not trained"))
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>dayzero day-0 sweep</title>'
+        f"<style>{style}</style></head><body>\n<h1>Day-0 sweep</h1>"
+        f'<p><a href="index.html">support matrix</a>; transformers {esc(str(result.get("transformers")))}: every '
+        "<code>MODEL_FOR_CAUSAL_LM_MAPPING_NAMES</code> architecture, its default config shrunk to a tiny instance, "
+        "drafted and trained one LoRA step (<code>benchmarks/day0_sweep.py</code>).</p>\n"
+        f'<p id="summary"><b>{s["text_drafted_and_trained"]} of {s["text_architectures"]} text architectures '
+        f"({100 * s['text_share']:.1f} %) draft and train</b>; {s['architectures']} architectures in all.</p>\n"
+        f"<div>{filters}\n<table><thead><tr><th>model_type</th><th>class</th><th>text</th><th>drafted</th>"
+        f"<th>trained</th><th>LoRA targets / reason</th></tr></thead>\n<tbody>\n{chr(10).join(rows)}\n"
+        "</tbody></table></div>\n</body></html>\n"
+    )

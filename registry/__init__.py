@@ -45,6 +45,7 @@ __all__ = [
     "families",
     "formats",
     "get",
+    "get_json",
     "load",
     "resolve",
     "rules",
@@ -55,7 +56,8 @@ __all__ = [
 @lru_cache(maxsize=1)
 def default() -> Registry:
     """The bundled registry, loaded once per process."""
-    from .store import default_root, load
+    from .paths import default_root
+    from .store import load
 
     return load(default_root())
 
@@ -63,20 +65,50 @@ def default() -> Registry:
 def get(family_id: str) -> Family:
     """The family with this id; `FamilyNotFoundError` lists the known ids otherwise.
 
-    Before the whole registry is loaded, only `<id>.yaml` is read and validated: a lookup costs the same
-    with 20 families or 200 (`benchmarks/registry_lookup.py`).
+    Before the whole registry is loaded, only `<id>.yaml` is read, and validated unless the cache
+    (`registry/index.py`) holds these exact bytes: a lookup costs the same with 20 families or 200
+    (`benchmarks/registry_lookup.py`), and a cached one imports neither PyYAML nor builds a validator.
     """
-    info = getattr(default, "cache_info", None)  # conformance swaps `default` for a scratch registry's
-    if info is not None and info().currsize == 0:
+    if _before_load():
         found = _get_one(family_id)
         if found is not None:
             return found
     return default().get(family_id)
 
 
+def get_json(family_id: str) -> dict[str, Any]:
+    """``get(family_id).model_dump(mode="json", by_alias=True)``: read from the cache when it holds this file.
+
+    What `dayzero registry show --json` prints; a cached answer imports no pydantic at all.
+    """
+    if _before_load():
+        from . import index
+        from .paths import default_root, family_path
+
+        path = family_path(default_root(), family_id)
+        data = index.read_bytes(path) if path is not None else None
+        dumped = index.cached_json(data, family_id) if data is not None else None
+        if dumped is not None:
+            return dumped
+    return get(family_id).model_dump(mode="json", by_alias=True)
+
+
+def _before_load() -> bool:
+    info = getattr(default, "cache_info", None)  # conformance swaps `default` for a scratch registry's
+    return info is not None and info().currsize == 0
+
+
 @lru_cache(maxsize=256)
 def _get_one(family_id: str) -> Family | None:
-    from .store import default_root, load_one
+    from . import index
+    from .paths import default_root, family_path
+
+    path = family_path(default_root(), family_id)
+    data = index.read_bytes(path) if path is not None else None
+    cached = index.cached_family(data, family_id) if data is not None else None
+    if cached is not None:
+        return cached
+    from .store import load_one
 
     return load_one(default_root(), family_id)
 

@@ -9,31 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from dayzero.errors import RegistryError, Where
-from dayzero.yamlio import parse_yaml, read_text, read_yaml, validate
+from dayzero.yamlio import decode_utf8, parse_yaml, read_text, read_yaml, validate
 
+from . import index as _cache
+from .paths import (  # noqa: F401 - re-exported: the names other modules import from here
+    ENGINES_FILE,
+    FORMATS_DIR,
+    LOCK_FILE,
+    META_FILE,
+    NOT_FAMILIES,
+    RULES_FILE,
+    default_root,
+    family_path,
+)
 from .schema import ChatFormat, Family, Rule, RulesFile
-
-META_FILE = "registry.yaml"
-RULES_FILE = "rules.yaml"
-ENGINES_FILE = "engines.yaml"  # serving-engine facts for every family (registry/engines.py)
-LOCK_FILE = "registry.lock.json"
-FORMATS_DIR = "formats"
-
-
-def default_root() -> Path:
-    """The bundled families folder (package data; found after a plain `pip install .` too).
-
-    `DAYZERO_REGISTRY_ROOT` points at another families folder (benchmarks, a fork of the registry).
-    """
-    env = os.environ.get("DAYZERO_REGISTRY_ROOT")
-    return Path(env) if env else Path(str(resources.files("dayzero.families")))
 
 
 def load_one(root: Path, family_id: str) -> Family | None:
@@ -42,13 +36,23 @@ def load_one(root: Path, family_id: str) -> Family | None:
     A lookup by id costs one file whatever the registry's size; the checks that span files (duplicate
     ids, claims, hub ids, the lock) run when the whole registry loads (`load`, `dayzero registry validate`).
     """
-    if not family_id or "/" in family_id or family_id.startswith(".") or f"{family_id}.yaml" in (META_FILE, RULES_FILE):
+    path = family_path(root, family_id)
+    if path is None or not path.is_file():
         return None
-    path = root / f"{family_id}.yaml"
-    if not path.is_file():
-        return None
-    family = _model(Family, path)
+    family = read_family(path)
     _check_stem(path, family.id)
+    return family
+
+
+def read_family(path: Path) -> Family:
+    """One family file, validated: from the cache when these exact bytes were validated before (`registry/index.py`)."""
+    data = _cache.read_bytes(path)
+    if data is None:  # missing, unreadable or too large: let the reader say which
+        return _model(Family, path)
+    family = _cache.cached_family(data)
+    if family is None:
+        family = _model(Family, path, decode_utf8(data, str(path), RegistryError))
+        _cache.remember(data, family)
     return family
 
 
@@ -139,9 +143,9 @@ def load(root: Path | None = None, extra_files: Iterable[Path] = ()) -> Registry
 
     families: dict[str, Family] = {}
     sources: dict[str, Path] = {}
-    paths = sorted(p for p in root.glob("*.yaml") if p.name not in {META_FILE, RULES_FILE, ENGINES_FILE})
+    paths = sorted(p for p in root.glob("*.yaml") if p.name not in NOT_FAMILIES)
     for path in [*paths, *extra_files]:
-        family = _model(Family, path)
+        family = read_family(Path(path))
         if path.parent == root:
             _check_stem(path, family.id)
         if family.id in families:
@@ -184,8 +188,8 @@ def _read(path: Path) -> object:
     return read_yaml(path, RegistryError)
 
 
-def _model(model: type, path: Path):  # type: ignore[no-untyped-def]
-    text = read_text(path, RegistryError)
+def _model(model: type, path: Path, text: str | None = None):  # type: ignore[no-untyped-def]
+    text = read_text(path, RegistryError) if text is None else text
     data = parse_yaml(text, str(path), RegistryError)
     if not isinstance(data, dict):
         raise RegistryError(f"expected a mapping at the top, got {type(data).__name__}", where=Where(file=str(path)))

@@ -4,6 +4,8 @@
   10-20x slower (see STACK-NOTES).
 - Offline: nothing may be fetched from a hub at test time; the hub code paths are exercised with
   local directories and the libraries' offline modes.
+- The registry's cache of validated files (`registry/index.py`) lives in a folder of this session,
+  never in the user's cache.
 - `reference_dir`: third-party reference data in ../shared/reference; tests that need it skip with
   a reason when it is absent.
 """
@@ -21,6 +23,13 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("WANDB_DISABLED", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+if "DAYZERO_REGISTRY_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["DAYZERO_REGISTRY_CACHE"] = tempfile.mkdtemp(prefix="dayzero-test-registry-cache-")
+    atexit.register(shutil.rmtree, os.environ["DAYZERO_REGISTRY_CACHE"], ignore_errors=True)
 
 import pytest
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -152,8 +153,67 @@ def test_matrix_has_a_row_per_family_and_links(promoted) -> None:
     assert set(parser.rows) == set(reg.families)
     assert parser.rows["qwen2"][1] == "supported"
     assert parser.rows["qwen2"].count("pass") == 1 + len(rep.checks)  # report cell + one per check
-    assert 'href="qwen2.md"' in page and 'href="qwen2.json"' in page
+    assert 'href="qwen2.html"' in page and 'href="qwen2.json"' in page  # the family's page, its report
     assert "no report" in page  # the families without one say so
+
+
+class _Page(HTMLParser):
+    """Text of the elements with an id, and the rows of the checkpoint and check tables."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_id: dict[str, str] = {}
+        self.rows: dict[str, list[list[str]]] = {"checkpoint": [], "check": []}
+        self._open: list[str] = []
+        self._row: list[str] | None = None
+        self._kind = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id"):
+            self._open.append(a["id"])
+            self.by_id[a["id"]] = ""
+        if tag == "tr" and a.get("class") in self.rows:
+            self._row, self._kind = [], a["class"]
+        elif tag == "td" and self._row is not None:
+            self._row.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "tr" and self._row is not None:
+            self.rows[self._kind].append(self._row)
+            self._row = None
+        if tag in ("td", "p") and self._open:
+            self._open.pop()
+
+    def handle_data(self, data):
+        for key in self._open:
+            self.by_id[key] += data
+        if self._row:
+            self._row[-1] += data
+
+
+def test_family_pages_carry_the_facts_and_the_report(promoted) -> None:
+    root, reports, rep = promoted
+    reg = store.load(root)
+    write_matrix(reg, reports)
+    assert {p.stem for p in reports.glob("*.html")} == {*reg.families, "index"}
+    page = _Page()
+    page.feed((reports / "qwen2.html").read_text(encoding="utf-8"))
+    fam = reg.families["qwen2"]
+    assert page.by_id["status"] == "supported" and page.by_id["modality"] == "text"
+    assert page.by_id["verdict"].startswith("passed;")
+    assert [row[0] for row in page.rows["checkpoint"]] == [c.hf for c in fam.checkpoints]
+    assert [row[1] for row in page.rows["checkpoint"]] == [c.modelscope or "" for c in fam.checkpoints]
+    assert [(row[0], row[1]) for row in page.rows["check"]] == [(c.id, c.status) for c in rep.checks]
+    text = (reports / "qwen2.html").read_text(encoding="utf-8")
+    assert html.escape(fam.tokenizer.eos) in text and fam.architecture.model_class in text
+    assert 'href="qwen2.md"' in text
+    other = _Page()
+    other.feed((reports / "llama3.html").read_text(encoding="utf-8"))
+    assert other.by_id["status"] == "experimental" and other.by_id["verdict"] == "no report"
+    first = (reports / "llama3.html").read_bytes()
+    write_matrix(reg, reports)  # deterministic: the lead regenerates the pages after every merge
+    assert (reports / "llama3.html").read_bytes() == first
 
 
 def test_matrix_renders_in_headless_chromium(promoted, tmp_path) -> None:

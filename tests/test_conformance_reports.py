@@ -30,5 +30,14 @@ def test_matrix_links_every_family() -> None:
         assert f'<tr id="{fid}"' in page, f"index.html lacks {fid}: run `dayzero conformance matrix`"
 
 
+def test_every_family_has_its_page_with_status_and_checkpoints() -> None:
+    for fam in registry.default().families.values():
+        path = REPORTS / f"{fam.id}.html"
+        assert path.is_file(), f"no page for {fam.id}: run `dayzero conformance matrix`"
+        page = path.read_text(encoding="utf-8")
+        assert f'id="status">{fam.status}<' in page, f"{path} is stale: run `dayzero conformance matrix`"
+        assert all(c.hf in page for c in fam.checkpoints), f"{path} is stale: run `dayzero conformance matrix`"
+
+
 def test_supported_families_are_backed_by_their_reports() -> None:
     assert verify_recorded(registry.default(), REPORTS) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,3 +158,28 @@ def test_console_script_is_installed():
     exe = Path(sys.executable).with_name("dayzero")
     proc = subprocess.run([str(exe), "registry", "list", "--json"], capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["families"]
+
+
+def test_group_homes_name_every_command_group():
+    """`main` registers only the invoked group's module: its table must know every group there is."""
+    from dayzero import cli
+
+    cli._register()
+    assert {info.name for info in cli.app.registered_groups} == set(cli.GROUP_HOMES)
+    for name, module in cli.GROUP_HOMES.items():  # each defined where the table says, alone
+        probe = (
+            f"from dayzero import cli; cli._register([{name!r}, '--help']); "
+            f"print(sorted(i.name for i in cli.app.registered_groups))"
+        )
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert name in out.stdout, (name, module, out.stdout)
+
+
+def test_show_json_from_a_cold_cache_and_a_warm_one_are_the_entry(tmp_path):
+    env = {**os.environ, "DAYZERO_REGISTRY_CACHE": str(tmp_path / "cache")}
+    shows = [
+        subprocess.run([*CLI, "registry", "show", "llama3", "--json"], capture_output=True, text=True, env=env)
+        for _ in range(2)
+    ]
+    docs = [json.loads(proc.stdout) for proc in shows]
+    assert docs[0] == docs[1] == registry.get("llama3").model_dump(mode="json", by_alias=True)

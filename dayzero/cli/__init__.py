@@ -37,9 +37,28 @@ COMMAND_MODULES = (
 )
 
 
-def _register() -> None:
+GROUP_HOMES = {
+    "registry": "dayzero.cli.registry_cmd",
+    "data": "dayzero.cli.data_cmd",
+    "conformance": "dayzero.cli.conformance_cmd",
+    "recipe": "dayzero.cli.run_cmd",
+    "template": "dayzero.cli.template_cmd",
+}
+"""Command group -> the module that defines it (tests/test_registry_cli.py keeps it complete).
+
+typer builds every registered command's parameters before it parses one, so `dayzero registry show`
+registers only `registry_cmd`. Plain commands (`run`, `eval`...), `--help`, no command or an unknown one
+register everything: a lone plain command would turn typer's app into that command."""
+
+
+def _register(argv: list[str] | None = None) -> None:
+    """Import the command modules: only the invoked command's when ``argv`` names one, else all."""
     from importlib import import_module
 
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    if argv and argv[0] == first and first in GROUP_HOMES:
+        import_module(GROUP_HOMES[first])
+        return
     for name in COMMAND_MODULES:
         import_module(name)
 
@@ -66,7 +85,7 @@ def _usage_line(exc: Exception) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning dayzero errors into one line and exit code 2."""
-    _register()
+    _register(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:  # click returns (not raises) `typer.Exit(n)` when not standalone

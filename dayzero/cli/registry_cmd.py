@@ -47,13 +47,12 @@ def show(family_id: str, as_json: JsonFlag = False) -> None:
     """Show everything the registry knows about one family."""
     from dayzero import registry
 
-    family = registry.get(family_id)
-    data = family.model_dump(mode="json", by_alias=True, exclude_none=not as_json)
     if as_json:
-        print_json(data)
+        print_json(registry.get_json(family_id))
     else:
         import yaml
 
+        data = registry.get(family_id).model_dump(mode="json", by_alias=True, exclude_none=True)
         print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
 
 
