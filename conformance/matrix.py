@@ -30,11 +30,11 @@ td.family{text-align:left;white-space:nowrap}
 .supported{font-weight:bold;color:#1a7f37}.stale{color:#b35900}
 .filters label{margin-right:1rem}
 #f-supported:checked~table tbody tr:not(.st-supported),#f-experimental:checked~table tbody tr:not(.st-experimental),
-#f-passed:checked~table tbody tr:not(.passed){display:none}
+#f-passed:checked~table tbody tr:not(.passed),#f-vision:checked~table tbody tr:not(.mod-vision){display:none}
 """
 # Filters are radio buttons and CSS (no JavaScript): the checked one hides the rows that do not match.
 _FILTERS = (("all", "all families"), ("supported", "supported"), ("experimental", "experimental"),
-            ("passed", "report passed"))
+            ("passed", "report passed"), ("vision", "vision-language"))
 
 
 def _load(report_dir: Path, fid: str) -> dict[str, Any] | None:
@@ -98,7 +98,7 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
                 cls += " stale" if c.get("stale") else ""
                 cells.append(f'<td class="{cls}" title="{tip}">{_SYMBOL.get(c["status"], "?")}</td>')
         passed = rep is not None and rep.get("passed") and content_sha256(rep) == rep.get("sha256")
-        row_cls = f"st-{fam.status}" + (" passed" if passed else "")
+        row_cls = f"st-{fam.status} mod-{fam.modality}" + (" passed" if passed else "")
         rows.append(f'<tr id="{html.escape(fid)}" class="{row_cls}">{"".join(cells)}</tr>')
     legend = " ".join(f"{sym} {name}" for name, sym in _SYMBOL.items()) + "; pale orange: a warning-level check"
     return (

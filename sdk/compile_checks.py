@@ -52,3 +52,17 @@ def check_prequantized(r: Recipe, loaded: LoadedRecipe, family: Family, problems
         )
     if r.method.adapter in ("full", "freeze"):
         problems.append(f"[method.adapter] a {method}-quantized checkpoint trains only through an adapter, not `{r.method.adapter}`")
+
+
+def check_sample_image(r: Recipe, loaded: LoadedRecipe, family: Family, problems: list[str]) -> None:
+    """`sample.image` is a file (relative to the recipe's folder) and the family takes images: found now, not
+    after training, when the sample question is asked."""
+    image = r.sample.image
+    if image is None:
+        return
+    if getattr(family, "vision", None) is None:
+        problems.append(f"[sample.image] family {family.id} is text-only (no `vision` section): it takes no image")
+    path = Path(image).expanduser()
+    path = path if path.is_absolute() else loaded.base_dir / path
+    if not path.is_file():
+        problems.append(f"[sample.image] no image file at {path}")

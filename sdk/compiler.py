@@ -20,7 +20,7 @@ from dayzero.registry.store import Registry
 from dayzero.registry.view import view_of
 
 from .artifacts import unsafe_output_dirs
-from .compile_checks import check_prequantized, local_cuda, problem_of
+from .compile_checks import check_prequantized, check_sample_image, local_cuda, problem_of
 from .compile_rl import GRPO_TRAINER, grpo_config, rl_plan
 from .distributed import distributed_plan
 from .distributed import facts as distributed_facts
@@ -116,7 +116,9 @@ def compile(
         matched_by=matched_by,
         checkpoint=view.checkpoint,
         model_class="AutoModelForSequenceClassification" if r.method.stage == "rm" else family.architecture.model_class,
-        loader="AutoModelForSequenceClassification" if r.method.stage == "rm" else "AutoModelForCausalLM",
+        loader="AutoModelForSequenceClassification" if r.method.stage == "rm" else (
+            family.vision.processor.auto_class if family.vision else "AutoModelForCausalLM"  # a VLM's own auto class
+        ),
         load_kwargs={"num_labels": 1} if r.method.stage == "rm" else {},  # a reward model scores with one label
         trust_remote_code=r.model.trust_remote_code,
         use_safetensors=not r.model.allow_pickle,
@@ -125,7 +127,11 @@ def compile(
     )
     run_dir = str(Path(r.train.output_dir.format(name=r.name)))
     problems.extend(unsafe_output_dirs(r, run_dir, loaded.base_dir))
+    check_sample_image(r, loaded, family, problems)
     rl = rl_plan(r, loaded, family, cuda, problems)
+    from .compile_vision import vision_problems
+
+    problems.extend(vision_problems(r, family))
     trainer = _trainer_plan(r, cuda and bf16, cuda, problems)
     head = choose_head(r.method.stage, cuda=cuda, requested=r.train.lm_head, moe=family.architecture.moe is not None,
                        sharded=r.distributed.strategy in ("fsdp2", "deepspeed") and r.distributed.world_size > 1)
@@ -339,7 +345,9 @@ def _adapter_plan(method: MethodSection, family: Family, problems: list[str], cu
     if method.adapter in _PEFT_FLAGS:
         targets = lora_targets(method, family, problems)
         kwargs = {"r": method.r, "lora_alpha": method.alpha, "lora_dropout": method.dropout, "bias": "none"}
-        kwargs |= {"task_type": task, "target_modules": targets, **_PEFT_FLAGS[method.adapter]}
+        from .vision_targets import language_model_targets  # a VLM's LoRA stays in its language model
+
+        kwargs |= {"task_type": task, "target_modules": language_model_targets(family, targets), **_PEFT_FLAGS[method.adapter]}
         if family.architecture.lora.target_parameters and method.target == "all-linear":
             kwargs["target_parameters"] = list(family.architecture.lora.target_parameters)
         return AdapterPlan(
@@ -357,7 +365,9 @@ def _adapter_plan(method: MethodSection, family: Family, problems: list[str], cu
             kind="freeze", peft_config=None, trainable_layers=method.trainable_layers,
             layers=family.architecture.layers, quantization=quant,
         )
-    return AdapterPlan(kind="full", peft_config=None, quantization=quant)
+    from .compile_vision import frozen_parts
+
+    return AdapterPlan(kind="full", peft_config=None, quantization=quant, frozen_parts=frozen_parts(method, family))
 
 
 def _trainer_plan(r: Recipe, bf16_ok: bool, cuda: bool, problems: list[str]) -> TrainerPlan:
@@ -444,11 +454,15 @@ def _export_plan(
             steps[0] = "merge the adapter into the full-precision base (not the quantized one)"
             rel = adapter.quantization["export_tolerance"]
             steps.insert(1, f"verify the merge against the quantized base + adapter (relative L2 error of the logits <= {rel:g})")
+        if family.vision is not None:  # sdk/export_vision.py
+            steps.append("save the processor files; verify logits on an image prompt too")
         steps.append(f"verify logits (|diff| <= {tol}), template render and eos ids, then rename into place")
     else:
         steps = ["save the PEFT adapter", "lint it against the family's vLLM LoRA constraints", "rename into place"]
         if adapter.quantization:
             steps.insert(1, f"record the base's {adapter.quantization['method']} quantization (served on the quantized base)")
+        if family.vision is not None:
+            steps.insert(1, "save the processor files")
     return ExportPlan(
         enabled=e.enabled, merge=merge, out=out, overwrite=e.overwrite, max_shard_size=e.max_shard_size,
         tolerance=e.tolerance, dtype=dtype, files=list(family.export.files), ollama=e.ollama, steps=steps,

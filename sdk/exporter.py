@@ -32,6 +32,7 @@ from dayzero.atomic import atomic_write_text
 from dayzero.errors import ExportError, Where
 
 from .artifacts import EXPORT_MANIFEST, check_export_target, clean_stale_partials, partial_name, swap_in
+from .export_vision import VisionProbe, save_adapter_processor, trained_image_tensors
 from .modelfile import modelfile
 from .plan import Plan
 from .runinfo import quiet_library_deprecations, read_run_json
@@ -75,9 +76,10 @@ class ExportReport:
     quantized_relative_error: float | None = None  # ||merged - quantized|| / ||quantized||, checked
     quantized_tolerance: float | None = None
     quantized_max_logit_diff: float | None = None  # for the record
+    vision: dict[str, Any] | None = None  # a vision-language export: its image-probe check and processor classes
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        return {"vision": self.vision,
             "out": str(self.out), "merged": self.merged, "max_logit_diff": self.max_logit_diff,
             "tolerance": self.tolerance, "eos_token_ids": self.eos_token_ids, "lint": self.lint, "files": self.files,
             "quantization": self.quantization, "quantized_relative_error": self.quantized_relative_error,
@@ -235,16 +237,19 @@ def _probe_inputs(tokenizer: Any) -> tuple[list[str], dict[str, Any]]:
         return [], dict(tokenizer(["The quick brown fox jumps over the lazy dog."], return_tensors="pt"))
 
 
-def save_probe(model: Any, tokenizer: Any, final: Path, *, write: bool = True) -> None:
+def save_probe(model: Any, tokenizer: Any, final: Path, *, write: bool = True, vision: Any = None) -> None:
     """Store the trained model's logits on the probe batch beside its weights (for the export check).
 
-    A sharded model (FSDP2) computes its forward collectively: every rank calls this, one writes.
+    A sharded model (FSDP2) computes its forward collectively: every rank calls this, one writes. A
+    vision-language family (``vision``: its facts) adds the image probe (sdk/export_vision.py).
     """
     from safetensors.torch import save_file
 
     _, batch = _probe_inputs(tokenizer)
     tensors = {"input_ids": batch["input_ids"].contiguous(), "attention_mask": batch["attention_mask"].contiguous()}
     tensors["logits"] = _logits(model, batch).contiguous()
+    if vision is not None:
+        tensors.update(trained_image_tensors(vision, model, tokenizer))
     if not write:
         return
     tmp = final / f".{PROBE_FILE}.tmp"
@@ -266,6 +271,8 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
 
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     texts, batch = _probe_inputs(tokenizer)
+    vision = VisionProbe.for_family(plan.view.family, tokenizer, final, base)  # None: a text family
+    image_reference = None
     quantized = None
     if is_peft:
         from peft import PeftModel
@@ -275,12 +282,15 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
         # step 2: the adapter merged into the full-precision base (never into the quantized one)
         model = PeftModel.from_pretrained(_load_base(plan, base), str(final))
         reference = _logits(model, batch)
+        image_reference = vision.logits(model) if vision else None
         model = model.merge_and_unload()
     else:
         model = _load_base(plan, final)
         reference = _logits(model, batch)
+        image_reference = vision.logits(model) if vision else None
     model.save_pretrained(str(tmp), max_shard_size=plan.export.max_shard_size, safe_serialization=True)
     tokenizer.save_pretrained(str(tmp))
+    vision_record = vision.save(tmp, tokenizer) if vision else None
     eos_ids = _write_generation_config(plan, base, tmp, tokenizer)
 
     reloaded = _load_base(plan, tmp)
@@ -292,6 +302,10 @@ def _export_merged(plan: Plan, base: Path, final: Path, tmp: Path, is_peft: bool
             hint="the merge is wrong for this architecture; export the adapter alone (`--adapter-only`)",
         )
     report = ExportReport(out=tmp, merged=True, max_logit_diff=diff, tolerance=tol)
+    if vision is not None:  # the export's own processor and template, on an image prompt; and the trained model's
+        report.vision = {**(vision_record or {}), **vision.check(reloaded, image_reference, tmp, tol)}
+        if quantized is None:
+            report.vision["trained_image_max_logit_diff"] = vision.check_trained(reloaded, final / PROBE_FILE, tol)
     trained = _trained_logits(final)
     if quantized is not None:
         q = plan.adapter.quantization or {}
@@ -419,11 +433,18 @@ def _export_adapter(plan: Plan, base: Path, final: Path, tmp: Path) -> ExportRep
         shutil.copy2(final / name, tmp / name)
     tokenizer = AutoTokenizer.from_pretrained(str(final))
     tokenizer.save_pretrained(str(tmp))
+    vision = plan.view.family.vision
+    record = None
+    if vision is not None:  # served from the adapter folder: it carries the processor files too
+        record = save_adapter_processor(vision, tokenizer, tmp, final, base)
     from .serve.vllm_lint import lint_adapter_dir
 
-    base_vocab = getattr(AutoConfig.from_pretrained(str(base)), "vocab_size", None)
+    base_config = AutoConfig.from_pretrained(str(base))
+    base_vocab = getattr(base_config.get_text_config(), "vocab_size", None)
     # The one vLLM lint (serving refuses on the same problems); reported here, not raised: the
     # adapter is still a valid PEFT export for the hf back end and for merging.
     problems = lint_adapter_dir(tmp, plan.view.family, base_vocab)
     # A QLoRA adapter is served on its base quantized the same way (dayzero serve reads this from the export).
-    return ExportReport(out=tmp, merged=False, lint=[str(p) for p in problems], quantization=plan.adapter.quantization)
+    return ExportReport(out=tmp, merged=False, lint=[str(p) for p in problems], quantization=plan.adapter.quantization,
+                        vision=record)
+

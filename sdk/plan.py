@@ -66,6 +66,9 @@ class AdapterPlan(_Data):
     trainable_layers: int | None = Field(default=None, description="`freeze`: how many of the last layers train.")
     layers: str | None = Field(default=None, description="`freeze`: the decoder layers' module path (`{}`: index).")
     quantization: dict[str, Any] | None = Field(default=None, description="BitsAndBytesConfig arguments.")
+    frozen_parts: list[str] = Field(
+        default_factory=list, description="Vision-language `full`: the parts kept frozen (`vision_tower`, `projector`)."
+    )
 
 
 class TrainerPlan(_Data):

@@ -124,7 +124,7 @@ def quantized_layout(model: Any, skip_modules: list[str], embeddings: str) -> di
         module = name.rsplit(".", 1)[0]
         if name in linear_params or param.dim() < 2 or module == embeddings:
             continue
-        if any(module == s or module.endswith("." + s) for s in skip):
-            continue
+        if any(module == s or module.endswith("." + s) or f".{s}." in f".{module}." for s in skip):
+            continue  # a skipped module and what lies under it (a VLM's whole vision tower)
         other.append(name)
     return {"quantized": sorted(quantized), "full_precision_linear": sorted(kept), "full_precision_other": sorted(other)}

@@ -190,8 +190,12 @@ def _stages(
         write_run_json(run_dir, info)
         if plan.export.merge and loaded.recipe.sample.prompt and plan.trainer.stage != "rm":
             with out.stage("sample (served on loopback, OpenAI API)"):
-                result.sample = sample(report.out, loaded.recipe.sample.prompt, loaded.recipe.sample.max_new_tokens)
-            info["sample"] = {"prompt": loaded.recipe.sample.prompt, "reply": result.sample}
+                image = loaded.recipe.sample.image
+                image_path = loaded.base_dir / image if image else None
+                result.sample = sample(report.out, loaded.recipe.sample.prompt, loaded.recipe.sample.max_new_tokens,
+                                       image=image_path)
+            info["sample"] = {"prompt": loaded.recipe.sample.prompt, "reply": result.sample,
+                              **({"image": str(image_path)} if image_path else {})}
     info["status"] = "done"
     write_run_json(run_dir, info)
     out.summary(result, loaded.recipe.sample.prompt)
@@ -259,6 +263,11 @@ def train(
     checkpoint = newest_complete(run_dir / "checkpoints")[0] if resume else None
     with quiet_library_deprecations():
         model = apply_adapter(model, plan.adapter)
+        if plan.adapter.frozen_parts:  # a vision-language full fine-tune (sdk.train.vision)
+            from .train.vision import freeze_parts
+
+            freeze_parts(model, plan.view.family, freeze_vision="vision_tower" in plan.adapter.frozen_parts,
+                         freeze_projector="projector" in plan.adapter.frozen_parts)
         prepare_model(model, plan)  # ZeRO-3 leaf modules, where the plan names them
         trainer = build_trainer(
             plan, model, setup_.tokenizer, dataset, run_dir / "checkpoints", callbacks=callbacks,
@@ -292,7 +301,8 @@ def train(
                 setup_.tokenizer.save_pretrained(str(staging))
             if trainer.is_world_process_zero() or plan.distributed.strategy in ("fsdp2", "deepspeed"):
                 # the trained model's own logits, what an export must match (sharded: every rank forwards)
-                save_probe(model, setup_.tokenizer, staging, write=trainer.is_world_process_zero())
+                save_probe(model, setup_.tokenizer, staging, write=trainer.is_world_process_zero(),
+                           vision=plan.view.family.vision)
             if trainer.is_world_process_zero():
                 atomic_write_text(staging / "dayzero_final.json", json.dumps({"adapter": plan.adapter.kind}) + "\n")
                 swap_in(staging, final)  # final/ appears only complete
@@ -306,23 +316,33 @@ def train(
     return metrics, losses
 
 
-def sample(export_dir: Path, prompt: str, max_new_tokens: int = 32) -> str:
+def sample(export_dir: Path, prompt: str, max_new_tokens: int = 32, image: Path | None = None) -> str:
     """Serve the export with the OpenAI-compatible server on loopback and ask it one question.
 
     The reply goes through exactly what `dayzero serve` runs (the template module renders the prompt,
     generation stops on the family's end-of-turn ids), over HTTP, so the quickstart shows train ->
-    export -> serve end to end rather than a second, private way of generating.
+    export -> serve end to end rather than a second, private way of generating. With ``image`` (a
+    vision-language recipe's `sample.image`) the file goes with the prompt as a data-URI image part.
     """
     import urllib.request
 
     from dayzero.sdk.serve import ServerThread, create_app, load_service
 
+    content: Any = prompt
+    if image is not None:
+        from dayzero.errors import RecipeError, Where
+        from dayzero.sdk.serve.chat import image_part
+
+        part = image_part(image)
+        if isinstance(part, str):
+            raise RecipeError(part, where=Where(field="sample.image"))
+        content = [part, {"type": "text", "text": prompt}]
     service = load_service(export_dir)
     try:
         with ServerThread(create_app(service)) as server:
             body = {
                 "model": service.model_name,
-                "messages": [{"role": "user", "content": prompt}],
+                "messages": [{"role": "user", "content": content}],
                 "max_tokens": max_new_tokens,
                 "temperature": 0,
             }

@@ -57,7 +57,9 @@ def tiny_config(
     arch = family.architecture
     overrides: dict[str, Any] = {**arch.tiny, **(extra or {})}
     overrides.setdefault("tie_word_embeddings", arch.tie_word_embeddings)
-    if vocab_size is not None:
+    if vocab_size is not None and "text_config" in overrides:  # a vision-language model: the vocab is its LM's
+        overrides["text_config"] = {**overrides["text_config"], "vocab_size": vocab_size}
+    elif vocab_size is not None:
         overrides["vocab_size"] = vocab_size
     try:
         config = AutoConfig.for_model(arch.model_type, **overrides)
@@ -175,9 +177,13 @@ def tiny_model(
 
     tokenizer = tokenizer or tiny_tokenizer(family)
     config = tiny_config(family, vocab_size=len(tokenizer), extra=extra)
-    config.bos_token_id = tokenizer.bos_token_id
-    config.eos_token_id = tokenizer.eos_token_id
-    config.pad_token_id = tokenizer.pad_token_id
+    from .tiny_vision import set_vision_token_ids, text_config
+
+    for cfg in {id(config): config, id(text_config(config)): text_config(config)}.values():
+        cfg.bos_token_id = tokenizer.bos_token_id
+        cfg.eos_token_id = tokenizer.eos_token_id
+        cfg.pad_token_id = tokenizer.pad_token_id
+    set_vision_token_ids(config, family, tokenizer)
     cls = getattr(transformers, family.architecture.model_class, None)
     if cls is None:
         raise NotSupportedError(
@@ -223,6 +229,10 @@ def save_tiny(
     try:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
+        if family.vision is not None:  # preprocessor_config.json, so the directory loads like a release
+            from .tiny_vision import image_processor
+
+            image_processor(family, tiny=True).save_pretrained(staging)
         if out_dir.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
             out_dir.rename(trash / out_dir.name)
@@ -301,7 +311,12 @@ def check_modules(family: Family, model: Any) -> ModuleReport:
 
     need_module(arch.embeddings)
     need_module(arch.lm_head)
-    for index in range(model.config.num_hidden_layers):
+    if family.vision is not None:
+        for prefix in family.vision.modules.model_dump().values():
+            need_module(prefix)
+    from .tiny_vision import text_config
+
+    for index in range(text_config(model.config).num_hidden_layers):
         layer = arch.layers.replace("{}", str(index))
         need_module(layer)
         for rel in arch.attention.paths():

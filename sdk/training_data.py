@@ -34,6 +34,8 @@ def prepare(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> 
 
     if plan.rl is not None:
         return prepare_prompts(plan, loaded, template)
+    if plan.view.family.vision is not None:  # rows with images (sdk.data.images_rows)
+        return prepare_images(plan, loaded, tokenizer, template)
 
     config = loaded.recipe.data.model_copy(update={"packing": plan.trainer.packing})  # compile decided it
     if plan.template.thinking is not None and config.thinking is None:
@@ -77,3 +79,28 @@ def prepare_prompts(plan: Plan, loaded: LoadedRecipe, template: Any) -> tuple[An
         "columns": list(train.column_names), "stats": stats,
     }
     return train, None, info  # GRPO's own eval generates: the held-out prompts are scored by `dayzero eval`
+
+
+def prepare_images(plan: Plan, loaded: LoadedRecipe, tokenizer: Any, template: Any) -> tuple[Any, Any, dict[str, Any]]:
+    """A vision-language family's SFT rows: images loaded and checked, image tokens expanded, pixel arrays."""
+    import datasets
+    import transformers
+
+    from dayzero.sdk.data.images_rows import prepare_vision
+
+    family = plan.view.family
+    assert family.vision is not None
+    # the base's own pixel budget (preprocessor_config.json), read by the PIL class the family names
+    processor_cls = getattr(transformers, family.vision.processor.image_processor_class)
+    processor = processor_cls.from_pretrained(tokenizer.name_or_path)
+    model_config = transformers.AutoConfig.from_pretrained(tokenizer.name_or_path)  # tokens per image (fixed kinds)
+    rows, stats = prepare_vision(loaded.recipe.data, family, template=template, tokenizer=tokenizer,
+                                 processor=processor, base_dir=loaded.base_dir, model_config=model_config)
+    train = datasets.Dataset.from_list(rows)
+    info = {
+        "fingerprint": getattr(train, "_fingerprint", None), "rows": len(rows), "eval_rows": 0,
+        "columns": list(train.column_names), "stats": stats.to_json() | {"lengths": None},
+        "images": sum(len(r.get("image_grid_thw") or r.get("pixel_values") or []) for r in rows),
+    }
+    info["stats"].pop("lengths", None)
+    return train, None, info

@@ -22,6 +22,7 @@ VLLM_FLAGS = {
     "--host", "--port", "--served-model-name", "--hf-overrides", "--chat-template", "--generation-config",
     "--enable-auto-tool-choice", "--tool-call-parser", "--reasoning-parser", "--enable-lora", "--lora-modules",
     "--max-lora-rank", "--max-loras", "--api-key", "--model", "--tokenizer-mode",
+    "--limit-mm-per-prompt",  # vllm/engine/arg_utils.py (MultiModalConfig.limit_per_prompt)
 }
 # vllm/config/lora.py: MaxLoRARanks = Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]
 VLLM_RANKS = {1, 8, 16, 32, 64, 128, 256, 320, 512}
@@ -77,6 +78,9 @@ def test_vllm_command_follows_the_registry(tmp_path: Path, family) -> None:
     assert ("--enable-auto-tool-choice" in cmd) == parses
     assert _flag(cmd, "--reasoning-parser") == family.serving.reasoning_parser
     assert _flag(cmd, "--api-key") == "k"
+    limits = family.vision.serving.limit_mm_per_prompt if family.vision is not None else None
+    assert _flag(cmd, "--limit-mm-per-prompt") == (json.dumps(limits, separators=(",", ":"), sort_keys=True)
+                                                   if limits is not None else None)
     assert "--enable-lora" not in cmd
     overrides = _flag(cmd, "--hf-overrides")
     if family.serving.vllm_architecture == family.architecture.model_class:

@@ -46,7 +46,7 @@ def test_tiny_instance_is_the_real_class(family_id: str) -> None:
     model = _model(family_id)
     assert type(model).__name__ == family.architecture.model_class
     assert model.config.model_type == family.architecture.model_type
-    assert model.config.hidden_size <= 64
+    assert model.config.get_text_config().hidden_size <= 64
     assert sum(p.numel() for p in model.parameters()) < 500_000
 
 
@@ -70,7 +70,10 @@ def test_every_lora_target_hits_a_linear_layer(family_id: str) -> None:
 def test_all_linear_preset_covers_every_linear_but_the_never_list(family_id: str) -> None:
     """The explicit preset is complete: no Linear layer is left out except those the family rules out."""
     family = REG.families[family_id]
-    leaves = {_leaf(n) for n in linear_module_names(_model(family_id))}
+    names = linear_module_names(_model(family_id))
+    if family.vision is not None:  # a VLM's presets cover its language model (the vision tower is never a target)
+        names = {n for n in names if n.startswith(family.vision.modules.language_model + ".") or n == "lm_head"}
+    leaves = {_leaf(n) for n in names}
     assert leaves - set(family.architecture.lora.all_linear) <= set(family.architecture.lora.never)
     assert set(family.architecture.lora.attention) | set(family.architecture.lora.mlp) <= set(
         family.architecture.lora.all_linear
@@ -91,8 +94,9 @@ def test_declared_tiny_ids_are_the_tiny_tokenizer_ids(family_id: str) -> None:
     family = REG.families[family_id]
     tokenizer = _tokenizer(family_id)
     for key in ("bos", "eos", "pad"):
-        assert family.architecture.tiny.get(f"{key}_token_id") == getattr(tokenizer, f"{key}_token_id"), key
-    config = tiny_config(family)
+        tiny = family.architecture.tiny.get("text_config", family.architecture.tiny)  # a VLM's ids are its LM's
+        assert tiny.get(f"{key}_token_id") == getattr(tokenizer, f"{key}_token_id"), key
+    config = tiny_config(family).get_text_config()
     assert config.pad_token_id == tokenizer.pad_token_id
     assert config.vocab_size == len(tokenizer)
 
@@ -150,7 +154,9 @@ def test_peft_string_all_linear_adds_only_never_modules_or_experts(family_id: st
     assert preset <= wrapped
     moe = family.architecture.moe
     for name in wrapped - preset:
-        assert _leaf(name) in family.architecture.lora.never or (moe and name.endswith("." + moe.experts)), (
+        vision = family.vision  # on a VLM, all-linear also wraps the vision tower and projector (the measured fact)
+        in_vision = vision is not None and name.startswith((vision.modules.vision_tower + ".", vision.modules.projector))
+        assert _leaf(name) in family.architecture.lora.never or (moe and name.endswith("." + moe.experts)) or in_vision, (
             name
         )
 
@@ -252,10 +258,13 @@ def test_saved_tiny_dir_reloads_offline(family_id: str, tmp_path: Path) -> None:
     assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
 
     tokenizer = AutoTokenizer.from_pretrained(out, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
+    import transformers
+
+    auto = getattr(transformers, family.vision.processor.auto_class) if family.vision else AutoModelForCausalLM
+    model = auto.from_pretrained(out, local_files_only=True)
     assert type(model).__name__ == family.architecture.model_class
-    assert model.config.pad_token_id == tokenizer.pad_token_id
-    assert model.config.eos_token_id == tokenizer.convert_tokens_to_ids(family.tokenizer.eos)
+    assert model.config.get_text_config().pad_token_id == tokenizer.pad_token_id
+    assert model.config.get_text_config().eos_token_id == tokenizer.convert_tokens_to_ids(family.tokenizer.eos)
 
     generation = GenerationConfig.from_pretrained(out, local_files_only=True)
     eos = generation.eos_token_id if isinstance(generation.eos_token_id, list) else [generation.eos_token_id]

@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (each registers its checks)
     template,
     tokenizer,
     train,
+    vision,
     vllm_serving,
 )
 from .base import GROUP_ORDER, TABLE, Check, check

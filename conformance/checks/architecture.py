@@ -21,7 +21,8 @@ def tiny_builds(ctx: Context) -> Outcome:
     params = sum(p.numel() for p in model.parameters())
     return Outcome(not problems, "; ".join(problems) or f"{cls} builds ({params} parameters)",
                    {"class": cls, "model_type": mtype, "parameters": params,
-                    "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size})
+                    "layers": model.config.get_text_config().num_hidden_layers,
+                    "hidden_size": model.config.get_text_config().hidden_size})  # a VLM's are its language model's
 
 
 @check("architecture.modules", "every module path exists and every LoRA preset name hits nn.Linear modules")

@@ -32,8 +32,17 @@ def merged_logits(ctx: Context) -> Outcome:
                                        {"role": "assistant", "content": "General Kenobi."}])
     batch = tok(text, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
-        adapter = AutoPeftModelForCausalLM.from_pretrained(str(final), dtype=torch.float32).eval()
-        merged = AutoModelForCausalLM.from_pretrained(str(export_dir), dtype=torch.float32).eval()
+        if ctx.family.vision is not None:  # a VLM: its own auto class for the base and the merged export
+            import transformers
+            from peft import PeftModel
+
+            auto = getattr(transformers, ctx.family.vision.processor.auto_class)
+            base_dir = json.loads((final / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
+            adapter = PeftModel.from_pretrained(auto.from_pretrained(base_dir, dtype=torch.float32), str(final)).eval()
+            merged = auto.from_pretrained(str(export_dir), dtype=torch.float32).eval()
+        else:
+            adapter = AutoPeftModelForCausalLM.from_pretrained(str(final), dtype=torch.float32).eval()
+            merged = AutoModelForCausalLM.from_pretrained(str(export_dir), dtype=torch.float32).eval()
         a, b = adapter(**batch).logits, merged(**batch).logits
         with adapter.disable_adapter():
             base = adapter(**batch).logits

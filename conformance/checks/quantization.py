@@ -13,7 +13,8 @@ from .base import check
 
 
 def _matches(name: str, suffix: str) -> bool:
-    return name == suffix or name.endswith("." + suffix)
+    # the module itself, or one under it (skip_modules `visual` keeps a VLM's whole vision tower)
+    return name == suffix or name.endswith("." + suffix) or f".{suffix}." in f".{name}."
 
 
 @check("quantization.bnb-4bit-layout", "loaded in 4 bits, every nn.Linear outside `skip_modules` is quantized and "
@@ -22,7 +23,7 @@ def layout(ctx: Context) -> Outcome:
     facts = ctx.family.quantization
     if "bnb-4bit" not in facts.on_the_fly and not facts.not_quantized:
         raise NotApplicable("no bnb-4bit in quantization.on_the_fly and no `not_quantized` facts to check")
-    from transformers import AutoModelForCausalLM
+    import transformers
 
     from dayzero.sdk.quantize import bnb_config, quantized_layout
     from dayzero.sdk.tiny import save_tiny
@@ -32,12 +33,17 @@ def layout(ctx: Context) -> Outcome:
     config = bnb_config({"method": "bnb-4bit", "llm_int8_skip_modules": skip, "load_in_4bit": True,
                          "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True,
                          "bnb_4bit_compute_dtype": "float32"})
-    model = AutoModelForCausalLM.from_pretrained(str(base), quantization_config=config, device_map="cpu")
+    vision = ctx.family.vision  # a VLM loads through its own auto class
+    auto = getattr(transformers, vision.processor.auto_class if vision else "AutoModelForCausalLM")
+    model = auto.from_pretrained(str(base), quantization_config=config, device_map="cpu")
     found = quantized_layout(model, skip, ctx.family.architecture.embeddings)
     problems = []
     unskipped = [n for n in found["full_precision_linear"] if not any(_matches(n, s) for s in skip)]
     if unskipped:
         problems.append(f"nn.Linear left in full precision outside skip_modules: {unskipped}")
+    overridden = [n for n in found["quantized"] if any(_matches(n, s) for s in skip)]
+    if overridden:  # bitsandbytes did not honour a skip name (transformers matches it from the name's start)
+        problems.append(f"quantized although under skip_modules: {overridden}")
     undeclared = [n for n in found["full_precision_other"] if not any(_matches(n, d) for d in facts.not_quantized)]
     if undeclared:
         problems.append(f"weights left in full precision that `not_quantized` does not declare: {undeclared}")

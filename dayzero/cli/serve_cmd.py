@@ -49,6 +49,14 @@ def serve(
     max_request_mb: Annotated[
         float, typer.Option(min=0.001, help="hf: largest request body accepted (MB); larger ones get 413.")
     ] = 8.0,
+    allow_image_urls: Annotated[
+        bool, typer.Option("--allow-image-urls", help="hf: fetch http(s) image parts (default: data URIs only).")
+    ] = False,
+    max_images: Annotated[int, typer.Option(min=0, help="hf: image parts per request; more get 400.")] = 8,
+    max_image_mb: Annotated[float, typer.Option(min=0.001, help="hf: largest image (MB, encoded); larger get 413.")] = 5.0,
+    max_image_pixels: Annotated[
+        int, typer.Option(min=1, help="hf: most pixels per image (width x height); more get 413.")
+    ] = 4096 * 4096,
     vllm_python: Annotated[
         str | None,
         typer.Option(
@@ -115,7 +123,9 @@ def serve(
                           allow_pickle=allow_pickle, adapters=extra_adapters)
     names = ", ".join(f"`{n}`" for n in service.served_names)
     print(f"serving {names} (family {resolved.family.id}) on http://{host}:{port}/v1", file=sys.stderr)
-    limits = Limits(max_body_bytes=int(max_request_mb * 1024 * 1024))
+    limits = Limits(max_body_bytes=int(max_request_mb * 1024 * 1024), max_images=max_images,
+                    max_image_bytes=int(max_image_mb * 1024 * 1024), max_image_pixels=max_image_pixels,
+                    allow_image_urls=allow_image_urls)
     serve_forever(create_app(service, api_key=api_key, limits=limits), host, port)
 
 
@@ -187,8 +197,12 @@ def chat(
     merge: Annotated[bool, typer.Option(help="Merge a LoRA adapter into the base first.")] = False,
     device: Annotated[str | None, typer.Option(help="torch device (default: cuda if present, else cpu).")] = None,
     allow_pickle: PickleOpt = False,
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="Image file attached to the first message (repeatable; `/image PATH` later)."),
+    ] = None,
 ) -> None:
-    """Chat with a model in the terminal; answers stream as they are generated (`/reset`, `/exit`)."""
+    """Chat with a model in the terminal; answers stream as they are generated (`/reset`, `/exit`, `/image PATH`)."""
     from dayzero.sdk.serve import find_target, service_for
     from dayzero.sdk.serve.chat import chat_loop
 
@@ -197,7 +211,7 @@ def chat(
         print(f"warning: {warning}", file=sys.stderr)
     service = service_for(resolved, merge=merge, device=device, allow_pickle=allow_pickle)
     try:
-        chat_loop(service, system=system, max_tokens=max_tokens, temperature=temperature)
+        chat_loop(service, system=system, max_tokens=max_tokens, temperature=temperature, images=image)
     finally:
         # Join the generation thread before the interpreter exits: a daemon thread still inside
         # torch at shutdown aborts the process ("terminate called without an active exception").

@@ -19,6 +19,7 @@ from .template import (
     ToolsLayout,
 )
 from .tokenizer import PaddingSides, Tokenizer, TokenizerKind
+from .vision import Expansion, ExpansionKind, Vision, VisionModules, VisionProcessor, VisionServing
 
 __all__ = [
     "Architecture",
@@ -31,6 +32,8 @@ __all__ = [
     "Conformance",
     "Deviation",
     "Evidence",
+    "Expansion",
+    "ExpansionKind",
     "Export",
     "Family",
     "FamilyTemplate",
@@ -54,4 +57,8 @@ __all__ = [
     "TokenizerKind",
     "ToolCallLayout",
     "ToolsLayout",
+    "Vision",
+    "VisionModules",
+    "VisionProcessor",
+    "VisionServing",
 ]

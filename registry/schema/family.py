@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from typing import Any
+
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from .architecture import Architecture
 from .common import Identifier, Strict
@@ -11,6 +13,7 @@ from .identity import Evidence, Status
 from .match import Checkpoint, Match
 from .template import FamilyTemplate
 from .tokenizer import Tokenizer
+from .vision import Vision
 
 
 class Conformance(Strict):
@@ -41,6 +44,9 @@ class Family(Strict):
     requires: dict[str, Requirement] = Field(
         default_factory=dict, description="Library (transformers, peft, vllm...) -> version range and reason."
     )
+    vision: Vision | None = Field(
+        default=None, description="Vision-language facts (image tokens, processor, module prefixes); absent on text families."
+    )
     conformance: Conformance = Field(default_factory=Conformance)
 
     @field_validator("changelog")
@@ -51,6 +57,28 @@ class Family(Strict):
             if not head.strip().isdigit():
                 raise ValueError(f"changelog line must start with `<revision>: `, got {line!r}")
         return lines
+
+    @model_validator(mode="after")
+    def _vision_tokens_are_special(self) -> Family:
+        if self.vision is not None:
+            known = set(self.tokenizer.all_special())
+            missing = [t for t in self.vision.tokens() if t not in known]
+            if missing:
+                raise ValueError(f"vision tokens {missing} must be listed under `tokenizer.special`")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_vision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A text family dumps (and so hashes, exports and reports) exactly as before the `vision` section existed.
+        data = handler(self)
+        if data.get("vision") is None:
+            data.pop("vision", None)
+        return data
+
+    @property
+    def modality(self) -> str:
+        """`vision` for a vision-language family, else `text` (the support matrix's modality column)."""
+        return "vision" if self.vision is not None else "text"
 
     def checkpoint(self, hub_id: str) -> Checkpoint | None:
         """The checkpoint with this Hugging Face or ModelScope id (case-insensitive), if known."""

@@ -36,3 +36,7 @@ class SampleSection(Section):
         default="Hello! What can you do?", description="A user message answered by the exported model; null: skip."
     )
     max_new_tokens: int = Field(default=32, ge=1)
+    image: str | None = Field(
+        default=None,
+        description="An image file sent with the prompt (a vision-language family), relative to the recipe's folder.",
+    )

@@ -36,6 +36,14 @@ class MethodSection(Section):
         "(attention | mlp | all-linear) or a list of module leaf names, checked against the architecture.",
     )
     oft_block_size: int = Field(default=0, ge=0, description="OFT block size (0: derive it from `r`).")
+    freeze_vision: bool | None = Field(
+        default=None, description="Vision-language families: freeze the vision tower (default: the family's "
+        "`vision.freeze_vision`). Full fine-tuning only; LoRA stays in the language model.",
+    )
+    freeze_projector: bool | None = Field(
+        default=None, description="Vision-language families: freeze the vision-to-text projector (default: the "
+        "family's `vision.freeze_projector`).",
+    )
     trainable_layers: int = Field(
         default=1, ge=1, description="`freeze`: how many of the last decoder layers are trained."
     )

@@ -68,7 +68,8 @@ def service_for(
     tokenizer carries one (the template it was trained with, as `dayzero run` does), else with the
     family's format, checkpoint overrides applied. Refused before loading: pickle-only weights unless
     ``allow_pickle``, and reward models (`guards.py`); refused after: a template that fails the
-    start-up probe (`templates/probe.py`).
+    start-up probe (`templates/probe.py`). A vision-language family (`vision:` in its file) loads with its
+    `vision.processor.auto_class` and serves image parts through `sdk.vision_inputs`.
     """
     from dayzero.sdk.templates.probe import probe
 
@@ -78,21 +79,28 @@ def service_for(
     named = _named_adapters(target, adapters)
     for _, path in named.values():
         check_servable(target.model_dir, Path(path), allow_pickle=allow_pickle)
+    vision = target.family.vision
     backend = HFBackend.load(
         target.model_dir, target.view.stop_tokens, adapter_dir=target.adapter_dir, merge=merge, device=device,
         logits_processor_factory=logits_processor_factory, allow_pickle=allow_pickle, quantization=target.quantization,
         adapters=[(key, Path(path)) for key, path in named.values()],
+        auto_class=vision.processor.auto_class if vision is not None else "AutoModelForCausalLM",
     )
     source = getattr(backend.tokenizer, "chat_template", None)
     formatting = ChatFormatting.for_view(
         target.view, chat_template=source if isinstance(source, str) else None, tokenizer=backend.tokenizer
     )
     probe(formatting.render, f"the chat template of {target.adapter_dir or target.model_dir}")
+    encoder = None
+    if vision is not None:  # image parts: the processor saved with the export (an adapter's own first)
+        from dayzero.sdk.vision_inputs import VisionEncoder
+
+        encoder = VisionEncoder.load(vision, target.processor_dir, backend.tokenizer, config_dir=target.model_dir)
     if named:
         return ModelService(backend, formatting, model_name=_base_name(target), default_max_tokens=default_max_tokens,
-                            root=str(target.model_dir), adapters=named)
+                            root=str(target.model_dir), adapters=named, vision=encoder)
     return ModelService(backend, formatting, model_name=target.name, default_max_tokens=default_max_tokens,
-                        root=str(target.adapter_dir or target.model_dir))
+                        root=str(target.adapter_dir or target.model_dir), vision=encoder)
 
 
 def _base_name(target: ServeTarget) -> str:

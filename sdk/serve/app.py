@@ -84,7 +84,7 @@ def create_app(service: ModelService, *, api_key: str | None = None, limits: Lim
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Any:
         req = await _parse(request, ChatCompletionRequest, bounds)
-        prep = await run_in_threadpool(service.prepare_chat, req)
+        prep = await run_in_threadpool(service.prepare_chat, req, bounds)
         if req.stream:
             return StreamingResponse(_guarded(service.chat_stream(req, prep)), media_type="text/event-stream")
         return (await service.chat(req, prep)).model_dump(exclude_none=False)

@@ -3,12 +3,16 @@
 It goes through the same `ModelService` as the HTTP server (same template, same end-of-turn ids,
 same reasoning and tool-call parsing), minus HTTP. Lines are read from a stream, so it can be
 driven by a pipe: `printf 'hi\\n/exit\\n' | dayzero chat MODEL_DIR`.
-Commands: `/reset` forgets the conversation, `/exit` (or end of input) leaves.
+Commands: `/reset` forgets the conversation, `/exit` (or end of input) leaves, `/image PATH` attaches a
+local image to the next message (a vision-language model; `dayzero chat --image PATH` attaches one to the
+first). An attached image travels as the HTTP server receives one, a data URI in an `image_url` part, so
+the same decoding, bounds and text-only refusal apply.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from .api_errors import ApiError
@@ -28,14 +32,25 @@ def chat_loop(
     system: str | None = None,
     max_tokens: int | None = None,
     temperature: float | None = None,
+    images: list[str | Path] | None = None,
 ) -> int:
-    """Run the conversation until `/exit` or end of input; returns the number of answers given."""
+    """Run the conversation until `/exit` or end of input; returns the number of answers given.
+
+    ``images`` are attached to the first message, as `/image PATH` attaches one to the next.
+    """
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     interactive = stdin.isatty()
     start: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     messages = list(start)
     answers = 0
+    pending: list[dict[str, Any]] = []  # image parts for the next message
+    for path in images or []:
+        part = image_part(path)
+        if isinstance(part, str):
+            stdout.write(f"error: {part}\n")
+        else:
+            pending.append(part)
 
     def prompt() -> None:
         if interactive:
@@ -49,21 +64,35 @@ def chat_loop(
             break
         if text.strip() == "/reset":
             messages = list(start)
+            pending = []
             stdout.write("(conversation reset)\n")
+            prompt()
+            continue
+        if text.strip().startswith("/image"):
+            part = image_part(text.strip()[len("/image"):].strip())
+            if isinstance(part, str):
+                stdout.write(f"error: {part}\n")
+            else:
+                pending.append(part)
+                stdout.write(f"(image attached to the next message: {len(pending)} so far)\n")
             prompt()
             continue
         if not text.strip():
             prompt()
             continue
-        messages.append({"role": "user", "content": text})
+        content: Any = [*pending, {"type": "text", "text": text}] if pending else text
+        messages.append({"role": "user", "content": content})
         try:
             reply = _answer(service, messages, stdout, max_tokens=max_tokens, temperature=temperature)
         except ApiError as exc:
             messages.pop()
             stdout.write(f"error: {exc.message}\n")
+            if pending:
+                stdout.write("(the attached images were dropped)\n")
         else:
             messages.append(reply)
             answers += 1
+        pending = []
         prompt()
     return answers
 
@@ -98,7 +127,7 @@ def _answer(
         out.flush()
 
     out.write("assistant> ")
-    for event in service.backend.stream(prep.prompt_ids, prep.params):
+    for event in service.backend.stream(prep.prompt_ids, prep.params, prep.inputs):
         if isinstance(event, ErrorEvent):
             raise ApiError(500, event.message)
         if isinstance(event, TokenEvent):
@@ -117,3 +146,22 @@ def _answer(
     if calls:
         reply["tool_calls"] = [c.model_dump() for c in calls]
     return reply
+
+
+def image_part(path: str | Path) -> dict[str, Any] | str:
+    """A local image file as an `image_url` part (a data URI), or the one-line reason it cannot be one."""
+    import mimetypes
+
+    from .images import data_uri
+
+    if not str(path):
+        return "usage: /image PATH"
+    file = Path(path).expanduser()
+    media = mimetypes.guess_type(file.name)[0] or "image/png"
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        return f"cannot read image {file}: {exc.strerror or exc}"
+    if not media.startswith("image/"):
+        media = "image/png"  # the decoder reads the format from the bytes; the media type is only a label
+    return {"type": "image_url", "image_url": {"url": data_uri(data, media)}}

@@ -53,6 +53,9 @@ class Job:
     emit: Callable[[Event], None]
     cancelled: threading.Event = field(default_factory=threading.Event)
     processors: list[Any] | None = None  # built once, by the worker
+    # More model inputs for this prompt (a vision-language model's pixel values, image grids, token types):
+    # such a job runs in a batch of its own.
+    inputs: dict[str, Any] | None = None
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -109,6 +112,7 @@ class HFBackend:
         allow_pickle: bool = False,
         quantization: dict[str, Any] | None = None,
         adapters: Sequence[tuple[str, Path]] = (),
+        auto_class: str = "AutoModelForCausalLM",
     ) -> HFBackend:
         """Load a model directory (and a LoRA adapter on top of it, served as is or merged).
 
@@ -116,10 +120,12 @@ class HFBackend:
         the adapter its `SamplingParams.adapter` names, or by the base with the adapters switched off;
         ``adapter_dir`` is then the first of them, and merging is refused.
         ``stop_tokens`` are the family's end-of-turn and generation eos tokens; those the tokenizer
-        does not know are skipped, and none known at all is an error.
+        does not know are skipped, and none known at all is an error. ``auto_class`` is the transformers
+        class that loads it (a vision-language family's `vision.processor.auto_class`).
         """
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import transformers
+        from transformers import AutoTokenizer
 
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = "auto" if device != "cpu" else torch.float32
@@ -131,8 +137,8 @@ class HFBackend:
                 from dayzero.sdk.quantize import bnb_config
 
                 extra = {"quantization_config": bnb_config(quantization), "device_map": device}
-            model = AutoModelForCausalLM.from_pretrained(str(model_dir), dtype=dtype,
-                                                         use_safetensors=None if allow_pickle else True, **extra)
+            model = getattr(transformers, auto_class).from_pretrained(
+                str(model_dir), dtype=dtype, use_safetensors=None if allow_pickle else True, **extra)
         except (OSError, ValueError) as exc:
             raise ServeError(f"cannot load the model in {model_dir}: {exc}") from None
         if adapters:
@@ -172,17 +178,22 @@ class HFBackend:
 
     # ---- submitting ------------------------------------------------------------------------
 
-    def submit(self, prompt_ids: list[int], params: SamplingParams, emit: Callable[[Event], None]) -> Job:
+    def submit(
+        self, prompt_ids: list[int], params: SamplingParams, emit: Callable[[Event], None],
+        inputs: dict[str, Any] | None = None,
+    ) -> Job:
         """Queue one generation; ``emit`` is called from the worker thread with each event."""
-        job = Job(list(prompt_ids), params, emit)
+        job = Job(list(prompt_ids), params, emit, inputs=inputs)
         self._ensure_worker()
         self._jobs.put(job)
         return job
 
-    def stream(self, prompt_ids: list[int], params: SamplingParams) -> Iterator[Event]:
+    def stream(
+        self, prompt_ids: list[int], params: SamplingParams, inputs: dict[str, Any] | None = None
+    ) -> Iterator[Event]:
         """Synchronous events of one generation (for the terminal chat and scripts)."""
         events: queue.Queue[Event] = queue.Queue()
-        job = self.submit(prompt_ids, params, events.put)
+        job = self.submit(prompt_ids, params, events.put, inputs)
         try:
             while True:
                 event = events.get()
@@ -192,7 +203,9 @@ class HFBackend:
         finally:
             job.cancel()
 
-    async def astream(self, prompt_ids: list[int], params: SamplingParams) -> AsyncIterator[Event | Job]:
+    async def astream(
+        self, prompt_ids: list[int], params: SamplingParams, inputs: dict[str, Any] | None = None
+    ) -> AsyncIterator[Event | Job]:
         """Events of one generation for asyncio code; the first item is the Job (to cancel it).
 
         Leaving the iteration early (a client disconnect cancels the task) cancels the job.
@@ -204,7 +217,7 @@ class HFBackend:
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is listening
                 loop.call_soon_threadsafe(events.put_nowait, event)
 
-        job = self.submit(prompt_ids, params, emit)
+        job = self.submit(prompt_ids, params, emit, inputs)
         try:
             yield job
             while True:
@@ -277,7 +290,7 @@ class HFBackend:
         """
         base = getattr(self.model, "generation_config", None)
         key = batch_key(job.params, base)
-        if self.max_batch == 1 or key is None or self._processors(job):
+        if self.max_batch == 1 or key is None or self._processors(job) or job.inputs:
             return []
         found: list[Job] = []
         kept: list[Job | None] = []
@@ -289,7 +302,8 @@ class HFBackend:
             if other is None:  # close(): keep the sentinel for after this batch
                 kept.append(other)
                 break
-            if not other.cancelled.is_set() and batch_key(other.params, base) == key and not self._processors(other):
+            if (not other.cancelled.is_set() and batch_key(other.params, base) == key and not self._processors(other)
+                    and not other.inputs):
                 found.append(other)
             else:
                 kept.append(other)
@@ -316,7 +330,10 @@ def token_ids(tokenizer: Any, tokens: Sequence[str]) -> list[int]:
 
 
 def max_context_of(config: Any, tokenizer: Any) -> int:
-    """The longest sequence the model takes: its position limit, else the tokenizer's."""
+    """The longest sequence the model takes: its position limit (a vision-language model's is its language
+    model's), else the tokenizer's."""
+    get_text = getattr(config, "get_text_config", None)
+    config = get_text() if callable(get_text) else config
     for name in ("max_position_embeddings", "n_positions", "seq_length"):
         value = getattr(config, name, None)
         if isinstance(value, int) and value > 0:

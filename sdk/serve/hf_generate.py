@@ -148,10 +148,16 @@ def generate_batch(
     config.max_new_tokens = budget
     if params.seed is not None:
         torch.manual_seed(params.seed)
+    extra = {}
+    if jobs[0].inputs:  # a job with more inputs (images) runs alone, so its tensors line up with the unpadded row
+        from dayzero.sdk.vision_inputs import forward_inputs
+
+        extra = {k: v.to(device) if hasattr(v, "to") else v for k, v in forward_inputs(model, jobs[0].inputs).items()}
     with torch.inference_mode():
         model.generate(
             input_ids=input_ids.to(device),
             attention_mask=mask.to(device),
+            **extra,
             generation_config=config,
             logits_processor=LogitsProcessorList(processors),
             stopping_criteria=StoppingCriteriaList([_RowsEnded()]),

@@ -2,7 +2,9 @@
 
 A body past ``max_body_bytes`` is refused with 413 as soon as that is known (its ``Content-Length``,
 or the bytes received so far): it is never read whole. JSON nested past ``max_json_depth`` and a
-`/v1/completions` prompt list past ``max_prompts`` are 400s. Rendering and tokenizing run in worker
+`/v1/completions` prompt list past ``max_prompts`` are 400s. Image parts (`images.py`) are bounded
+in number (400), in encoded bytes and in pixels (413), and http(s) image URLs are fetched only when
+``allow_image_urls`` is on. Rendering and tokenizing run in worker
 threads (see `app.py`), so a slow template never holds up `/health` or a shutdown.
 """
 
@@ -17,11 +19,17 @@ from .api_errors import ApiError
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request bounds; `dayzero serve --max-request-mb` sets the body size."""
+    """Per-request bounds; `dayzero serve --max-request-mb` sets the body size, `--max-images`,
+    `--max-image-mb`, `--max-image-pixels` and `--allow-image-urls` the image bounds."""
 
     max_body_bytes: int = 8 * 1024 * 1024
     max_json_depth: int = 64
     max_prompts: int = 64
+    max_images: int = 8  # image parts per chat request
+    max_image_bytes: int = 5 * 1024 * 1024  # one image, encoded (a data URI's payload, or a download)
+    max_image_pixels: int = 4096 * 4096  # one image, width x height, read from its header before decoding
+    allow_image_urls: bool = False  # `dayzero serve --allow-image-urls`: fetch http(s) image parts
+    image_fetch_timeout_s: float = 10.0
 
 
 def _too_large(limit: int) -> dict[str, Any]:

@@ -52,6 +52,14 @@ class ServeTarget:
         return None
 
     @property
+    def processor_dir(self) -> Path:
+        """Where a vision-language model's processor files are: the adapter's, when it carries them."""
+        for name in ("preprocessor_config.json", "processor_config.json"):
+            if self.adapter_dir is not None and (self.adapter_dir / name).is_file():
+                return self.adapter_dir
+        return self.model_dir
+
+    @property
     def generation_config_dir(self) -> Path | None:
         return self.model_dir if (self.model_dir / "generation_config.json").is_file() else None
 

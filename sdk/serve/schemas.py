@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,13 +39,41 @@ class ContentPart(_Lenient):
     text: str
 
 
+class ImageUrl(_Lenient):
+    url: str = Field(description="A `data:image/...;base64,` URI, or http(s) when the server allows image URLs.")
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Lenient):
+    """An image, OpenAI's way; decoded and bounded by `images.py`, served by vision-language models only."""
+
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+Part = Annotated[ContentPart | ImagePart, Field(discriminator="type")]
+
+
 class ChatMessage(_Lenient):
     role: Role
-    content: str | list[ContentPart] | None = None
+    content: str | list[Part] | None = None
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
     reasoning_content: str | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _part_types(cls, value: Any) -> Any:
+        """Name the part and its type, rather than pydantic's union of every shape that did not fit."""
+        if isinstance(value, list):
+            for j, part in enumerate(value):
+                kind = part.get("type") if isinstance(part, dict) else None
+                if kind not in ("text", "image_url"):
+                    raise ValueError(f"content part {j} has type {kind!r}; this server takes `text` and `image_url` parts")
+                if kind == "image_url" and not isinstance(part.get("image_url"), dict):
+                    raise ValueError(f"content part {j} (`image_url`) needs an `image_url` object with a `url`")
+        return value
 
     @model_validator(mode="after")
     def _role_fields(self) -> ChatMessage:
@@ -55,15 +83,30 @@ class ChatMessage(_Lenient):
             raise ValueError(f"only assistant messages carry `tool_calls`, not `{self.role}`")
         if self.role != "assistant" and self.content is None:
             raise ValueError(f"a `{self.role}` message needs `content`")
+        if self.role != "user" and self.has_images:
+            raise ValueError(f"image parts belong in `user` messages, not `{self.role}`")
         return self
 
+    @property
+    def has_images(self) -> bool:
+        return isinstance(self.content, list) and any(part.type == "image_url" for part in self.content)
+
     def text(self) -> str:
-        """The content as one string: text parts joined (images are not served by a text model)."""
+        """The content as one string: text parts joined (a message with images is refused before this
+        by a text-only model, and rendered with `text_with_images` by a vision-language one)."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        return "".join(part.text for part in self.content)
+        return "".join(part.text for part in self.content if isinstance(part, ContentPart))
+
+    def text_with_images(self, placeholder: str) -> str:
+        """The content as one string with ``placeholder`` (the family's `vision.placeholder`) where each image
+        part stood: what training renders for an image part (`sdk/templates/vision.py`), so the served prompt
+        is the trained one, through the official template or the family's format alike."""
+        if not isinstance(self.content, list):
+            return self.text()
+        return "".join(p.text if isinstance(p, ContentPart) else placeholder for p in self.content)
 
 
 class FunctionDef(_Lenient):

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dayzero.errors import DayzeroError
 
@@ -19,6 +19,8 @@ from .api_errors import ApiError, from_dayzero
 from .chat_output import ChatOutput, ChatResult
 from .formatting import ChatFormatting
 from .hf_backend import DoneEvent, ErrorEvent, HFBackend, Job, SamplingParams, TokenEvent
+from .images import chat_images, vision_inputs
+from .limits import Limits
 from .schemas import (
     ChatChoice,
     ChatCompletion,
@@ -37,6 +39,9 @@ from .schemas import (
 )
 from .text_stream import TextStream
 
+if TYPE_CHECKING:
+    from dayzero.sdk.vision_inputs import VisionEncoder
+
 log = logging.getLogger("dayzero.serve")
 
 
@@ -49,6 +54,7 @@ class Prepared:
     stop: list[str]
     parse_tools: bool = False
     opens_reasoning: bool = False
+    inputs: dict[str, Any] | None = None  # a vision-language prompt's pixel values, grids, token types
 
 
 class ModelService:
@@ -63,12 +69,14 @@ class ModelService:
         default_max_tokens: int = 1024,
         root: str | None = None,
         adapters: dict[str, tuple[str, str]] | None = None,
+        vision: VisionEncoder | None = None,
     ) -> None:
         self.backend = backend
         self.formatting = formatting
         self.model_name = model_name
         self.default_max_tokens = default_max_tokens
         self.root = root
+        self.vision = vision  # None: a text-only model, which refuses image parts
         self.created = now()
         # multi-LoRA: served name -> (the backend's adapter name, its directory); `model_name` is the base
         self.adapters = dict(adapters or {})
@@ -125,9 +133,13 @@ class ModelService:
 
     # ---- chat ----------------------------------------------------------------------------------
 
-    def prepare_chat(self, req: ChatCompletionRequest) -> Prepared:
+    def prepare_chat(self, req: ChatCompletionRequest, limits: Limits | None = None) -> Prepared:
+        """Check, render and tokenize a chat request; image parts are decoded within ``limits`` and become
+        the model's pixel inputs (a text-only model refuses them)."""
         self._check_common(req)
         fmt = self.formatting
+        images = chat_images(req.messages, self.vision, limits or Limits(),
+                             model=f"`{self.model_name}` (family `{fmt.family_id}`)")
         if req.tool_choice is not None and req.tool_choice not in ("none", "auto"):
             raise ApiError(
                 400, "tool_choice `required` or a named function needs constrained decoding, which the hf back end "
@@ -141,14 +153,21 @@ class ModelService:
         thinking = self._thinking(req)
         try:
             prompt = fmt.render(
-                to_template_messages(req.messages),
+                to_template_messages(req.messages, placeholder=self.vision.vision.placeholder if self.vision else None),
                 tools=[t.model_dump(exclude_none=True) for t in req.tools] if req.tools else None,
                 add_generation_prompt=True,
                 thinking=thinking,
             )
         except DayzeroError as exc:
             raise from_dayzero(exc, param="messages") from None
-        ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        inputs = None
+        if self.vision is not None:
+            inputs = vision_inputs(self.vision, prompt, images)
+            ids = inputs.pop("input_ids")[0].tolist()
+            inputs.pop("attention_mask", None)
+            inputs = inputs or None
+        else:
+            ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         params = self._params(req, len(ids), req.token_budget, "messages")
         opens = bool(fmt.thinks and thinking != "off" and prompt.rstrip().endswith(fmt.reasoning_open or ""))
         return Prepared(
@@ -157,6 +176,7 @@ class ModelService:
             stop=[*fmt.stop_strings, *(req.stop or [])],
             parse_tools=bool(req.tools) and req.tool_choice != "none",
             opens_reasoning=opens,
+            inputs=inputs,
         )
 
     def _thinking(self, req: ChatCompletionRequest) -> str | None:
@@ -308,7 +328,7 @@ class ModelService:
         if params.seed is not None and k:
             params = SamplingParams(params.max_new_tokens, params.temperature, params.top_p, params.seed + k)
         job: Job | None = None
-        async for event in self.backend.astream(prep.prompt_ids, params):
+        async for event in self.backend.astream(prep.prompt_ids, params, prep.inputs):
             if isinstance(event, Job):
                 job = event
             elif isinstance(event, TokenEvent):
@@ -332,11 +352,13 @@ class _Done:
     count: int = 0
 
 
-def to_template_messages(messages: list[ChatMessage]) -> list[dict[str, Any]]:
-    """OpenAI messages as the renderer takes them: plain dicts, tool-call arguments as objects."""
+def to_template_messages(messages: list[ChatMessage], *, placeholder: str | None = None) -> list[dict[str, Any]]:
+    """OpenAI messages as the renderer takes them: plain dicts, tool-call arguments as objects. With a
+    ``placeholder`` (a vision-language model's), each image part becomes it, in place."""
     out = []
     for m in messages:
-        msg: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+        content = m.text_with_images(placeholder) if placeholder is not None else m.text()
+        msg: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": content}
         if m.tool_calls:
             msg["tool_calls"] = [
                 {"id": c.id, "type": "function",

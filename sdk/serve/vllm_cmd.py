@@ -5,7 +5,8 @@ import it: it writes the command line from the family's serving facts and the ex
 runs it from that environment (`vllm_launch`). The plan prints the command the export will be
 served with before anything is trained (`plan_vllm_command`); serving builds it from the files on
 disk (`vllm_command`); both go through `build_vllm_command`, so for the same export and the same
-environment they are the same string. Flag names follow vLLM's own CLI
+environment they are the same string. A vision-language family adds `--limit-mm-per-prompt` from its
+`vision.serving` facts. Flag names follow vLLM's own CLI
 (`vllm/entrypoints/openai/cli_args.py`, `vllm/engine/arg_utils.py`, `vllm/config/lora.py`).
 
 An adapter vLLM would refuse at load time (or worse, load and serve wrongly) is refused by the one
@@ -123,6 +124,9 @@ def build_vllm_command(
         cmd += ["--enable-auto-tool-choice", "--tool-call-parser", str(serving.tool_call_parser)]
     if serving.reasoning_parser:
         cmd += ["--reasoning-parser", serving.reasoning_parser]
+    if family.vision is not None:  # items per prompt by modality: what vLLM profiles its memory for
+        limits = family.vision.serving.limit_mm_per_prompt
+        cmd += ["--limit-mm-per-prompt", json.dumps(limits, separators=(",", ":"), sort_keys=True)]
     if spec.adapters:
         cmd += ["--enable-lora", "--lora-modules", *(f"{a.name}={a.path}" for a in spec.adapters),
                 "--max-lora-rank", str(max_lora_rank(max(a.rank for a in spec.adapters)))]

@@ -66,7 +66,7 @@ def apply_adapter(model: Any, adapter: AdapterPlan) -> Any:
 
 
 def _freeze_all_but_last(model: Any, adapter: AdapterPlan) -> Any:
-    n_layers = int(model.config.num_hidden_layers)
+    n_layers = int(model.config.get_text_config().num_hidden_layers)
     keep = adapter.trainable_layers or 1
     if keep > n_layers:
         raise RecipeError(

@@ -91,6 +91,12 @@ def build_trainer(
     trainer_cls, _ = trainer_classes(plan)
     if plan.trainer.pretokenized and is_tokenized(train_dataset):  # a caller's own raw rows keep TRL's preparation
         trainer_cls = _passthrough(trainer_cls)
+    collator: dict[str, Any] = {}
+    if plan.view.family.vision is not None:  # rows with pixel arrays (sdk.data.images_rows)
+        from .vision import VisionCollator, trainer_arguments
+
+        config_extra = trainer_arguments() | config_extra
+        collator["data_collator"] = VisionCollator(tokenizer.pad_token_id, tokenizer.padding_side)
     args = build_config(plan, output_dir, **config_extra)
     from .sharding import strategy_trainer
 
@@ -105,6 +111,7 @@ def build_trainer(
             eval_dataset=eval_dataset,
             processing_class=tokenizer,
             callbacks=callbacks,
+            **collator,
         )
     if plan.trainer.lm_head == "chunked":  # decided by the compiler (sdk.train.head_choice)
         from .head_choice import head_outputs
