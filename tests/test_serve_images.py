@@ -195,7 +195,7 @@ def test_serve_command_passes_the_image_bounds(tmp_path, monkeypatch: pytest.Mon
 
     seen = {}
     monkeypatch.setattr(
-        serve_pkg, "service_for", lambda target, **kw: type("S", (), {"model_name": target.name})()
+        serve_pkg, "service_for", lambda target, **kw: type("S", (), {"model_name": target.name, "served_names": [target.name]})()
     )
     monkeypatch.setattr(
         serve_pkg, "create_app", lambda service, api_key=None, limits=None: seen.setdefault("l", limits)
