@@ -112,8 +112,11 @@ def _read_case(path: Path, case: str) -> OfficialFiles:
     for item in data.get("cases", []):
         if item.get("template_name_or_file") == case:
             return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["template_str"])
-        if item.get("name") == case and "chat_template" in item:  # huggingface.js's e2e cases: `#<name>`
-            return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["chat_template"])
+        if item.get("name") == case and "chat_template" in item:  # huggingface.js: the template and its context
+            data = item.get("data") or {}
+            tokens = {k: data[k] for k in ("bos_token", "eos_token") if k in data}
+            return OfficialFiles(source=f"{path}#{case}", tokenizer_config=tokens or None,
+                                 chat_template_text=item["chat_template"])
     raise ConformanceError(f"no case named {case!r}", where=Where(file=str(path), field="template.official"))
 
 
