@@ -212,10 +212,10 @@ def _tiny_instance(cls: type, model_type: str, tiny: dict[str, Any], full: dict[
     from transformers import AutoConfig
 
     key = hybrid_layer_key(full)
-    kinds = [None]
+    kinds: list[str | None] = [None]  # first the tiny config as it is: kept when it builds with attention layers
     if key is not None:
         named = [k for k in dict.fromkeys(full.get(key) or []) if "attention" in k and "linear" not in k]
-        kinds = list(dict.fromkeys([*named, *_ATTENTION_KINDS]))
+        kinds += list(dict.fromkeys([*named, *_ATTENTION_KINDS]))
     last: Exception | None = None
     for kind in kinds:
         if kind is not None:
@@ -223,11 +223,13 @@ def _tiny_instance(cls: type, model_type: str, tiny: dict[str, Any], full: dict[
         torch.manual_seed(0)
         try:
             model = cls(AutoConfig.for_model(model_type, **tiny))
-        except (ValueError, KeyError, TypeError) as exc:  # a kind this class does not know
+        except Exception as exc:  # a layout or kind this class refuses (each config raises its own type)
+            if key is None:
+                raise
             last = exc
             continue
-        if kind is None or any(n.rsplit(".", 1)[-1] in ("q_proj", "qkv_proj", "query_key_value")
-                               for n, _ in model.named_modules()):
+        if key is None or any(n.rsplit(".", 1)[-1] in ("q_proj", "qkv_proj", "query_key_value")
+                              for n, _ in model.named_modules()):
             return model
     raise NotSupportedError(f"{cls.__name__}: no attention-only tiny instance ({key}: tried {kinds}): {last}")
 
@@ -535,6 +537,9 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
     from transformers import AutoConfig
 
     hybrid = hybrid_layer_key({**AutoConfig.for_model(arch["model_type"]).to_dict(), **cfg})
+    kinds = arch["tiny"].get(hybrid) if hybrid else None
+    if not (isinstance(kinds, list) and kinds and all("attention" in k and "linear" not in k for k in kinds)):
+        hybrid = None  # the tiny instance keeps the class's own mix of layers: nothing to say
     family = {
         "id": family_id, "name": family_id, "revision": 1, "status": "experimental",
         "changelog": [f"1: drafted by dayzero day0 from {config.name} and {tokenizer_config.name}"
