@@ -46,7 +46,8 @@ ATTENTION_ROLES = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o", "
                    "query_key_value": "qkv", "dense": "o", "out_proj": "o"}
 MLP_ROLES = {"gate_proj": "gate", "up_proj": "up", "down_proj": "down", "gate_up_proj": "gate_up",
              "w1": "gate", "w3": "up", "w2": "down", "fc1": "up", "fc2": "down",
-             "c_fc": "up", "c_proj": "down", "dense_h_to_4h": "up", "dense_4h_to_h": "down"}  # GPT-2 / StarCoder2, GPT-NeoX / Falcon
+             "c_fc": "up", "c_proj": "down", "dense_h_to_4h": "up", "dense_4h_to_h": "down",  # GPT-2 / StarCoder2, GPT-NeoX / Falcon
+             "input_linear": "gate_up", "output_linear": "down"}  # Granite MoE's shared MLP
 
 
 @dataclass
@@ -88,9 +89,12 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     if cls is None:
         raise NotSupportedError(f"transformers {transformers.__version__} has no class {archs[0]!r}",
                                 hint="a newer transformers, or trust_remote_code (not drafted by day0)")
-    tiny = tiny_config(config)
-    torch.manual_seed(0)
-    model = cls(AutoConfig.for_model(model_type, **tiny))
+    model_type = native_model_type(model_type, cls)
+    # The config class's defaults under the release's values: a release whose config.json is not at hand (only
+    # its architecture is known) still gets its MLA head sizes and expert counts shrunk.
+    full = {**AutoConfig.for_model(model_type).to_dict(), **config, "model_type": model_type}
+    tiny = {**tiny_config(full), **{k: v for k, v in _TINY_SSM_KEYS.items() if k in full}}
+    model = _tiny_instance(cls, model_type, tiny, full)
     modules = dict(model.named_modules())
     # the config's own count: a few derive it from a per-layer list and ignore `num_hidden_layers`
     n_layers = getattr(model.config, "num_hidden_layers", None) or tiny["num_hidden_layers"]
@@ -161,6 +165,13 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
         experts = moe["experts"]
         section["lora"]["target_parameters"] = [f"{experts}.{name}" for name in moe["fused_parameters"]]
         section["lora"]["never"] = ["lm_head", moe["router"].rsplit(".", 1)[-1]]
+        if moe.get("shared_experts"):  # the shared experts' Linear layers are MLP targets too (qwen2-moe's review)
+            shared = f"{layers}.{sparse}.{moe['shared_experts']}."
+            for name in sorted(n for n, m in modules.items() if n.startswith(shared) and isinstance(m, _linear_types())):
+                if (leaf := name.rsplit(".", 1)[-1]) not in section["lora"]["mlp"]:
+                    section["lora"]["mlp"].append(leaf)
+                    section["lora"]["all-linear"].append(leaf)
+        _keep_what_peft_wraps(model, section["lora"])
     return section
 
 
@@ -174,6 +185,96 @@ def tiny_config(config: dict[str, Any]) -> dict[str, Any]:
     if "max_position_embeddings" not in config:  # no such size (XLNet refuses it being set)
         tiny.pop("max_position_embeddings")
     return {**tiny, **tiny_sizes(str(config.get("model_type")), config, tiny)}
+
+
+# State-space mixer sizes of hybrid models (Granite 4, Nemotron-H), shrunk to TINY's hidden 64 (expand 2 -> 128).
+_TINY_SSM_KEYS = {"mamba_n_heads": 4, "mamba_d_head": 32, "mamba_d_state": 16, "mamba_num_heads": 4,
+                  "mamba_head_dim": 32, "ssm_state_size": 16, "mamba_chunk_size": 16}
+# Names of full-attention layers in `layer_types` lists, tried in this order when the class default names none.
+_ATTENTION_KINDS = ("full_attention", "attention")
+
+
+def hybrid_layer_key(full: dict[str, Any]) -> str | None:
+    """`layer_types` / `layers_block_type` when the class mixes other layers in (Mamba, convolutions, linear
+    attention, or a list the config fills in later), else None (attention layers only: Gemma's sliding / full)."""
+    key = next((k for k in ("layer_types", "layers_block_type") if k in full), None)
+    listed = (full.get(key) or []) if key else []
+    if key is not None and listed and all("attention" in k and "linear" not in k for k in listed):
+        return None
+    return key
+
+
+def _tiny_instance(cls: type, model_type: str, tiny: dict[str, Any], full: dict[str, Any]) -> Any:
+    """The tiny model. A hybrid class (a `layer_types` / `layers_block_type` list: Granite 4, LFM2) is built
+    from attention layers only, recorded in `tiny`: the schema names one module layout for every layer, so
+    the other mixers (Mamba, short convolutions) are neither exercised nor LoRA targets (the draft says so)."""
+    import torch
+    from transformers import AutoConfig
+
+    key = hybrid_layer_key(full)
+    kinds: list[str | None] = [None]  # first the tiny config as it is: kept when it builds with attention layers
+    if key is not None:
+        named = [k for k in dict.fromkeys(full.get(key) or []) if "attention" in k and "linear" not in k]
+        kinds += list(dict.fromkeys([*named, *_ATTENTION_KINDS]))
+    last: Exception | None = None
+    for kind in kinds:
+        if kind is not None:
+            tiny[key] = [kind] * tiny["num_hidden_layers"]
+        torch.manual_seed(0)
+        try:
+            model = cls(AutoConfig.for_model(model_type, **tiny))
+        except Exception as exc:  # a layout or kind this class refuses (each config raises its own type)
+            if key is None:
+                raise
+            last = exc
+            continue
+        if key is None or any(n.rsplit(".", 1)[-1] in ("q_proj", "qkv_proj", "query_key_value")
+                              for n, _ in model.named_modules()):
+            return model
+    raise NotSupportedError(f"{cls.__name__}: no attention-only tiny instance ({key}: tried {kinds}): {last}")
+
+
+def native_model_type(model_type: str, cls: type) -> str:
+    """The model_type transformers builds `cls` from, when the release's own is a remote-code name.
+
+    Vendors keep shipping `auto_map` configs after transformers adds the class natively (Hunyuan-A13B says
+    `hunyuan` for `HunYuanMoEV1ForCausalLM`, Kimi-K2 `kimi_k2` for `DeepseekV3ForCausalLM`): the tiny instance
+    needs the native config, while `match.model_types` keeps the release's name.
+    """
+    from transformers import CONFIG_MAPPING
+
+    if model_type in CONFIG_MAPPING:
+        return model_type
+    native = getattr(getattr(cls, "config_class", None), "model_type", None)
+    if not native:
+        raise NotSupportedError(f"transformers knows no model_type {model_type!r} and {cls.__name__} names no config",
+                                hint="a newer transformers, or trust_remote_code (not drafted by day0)")
+    return native
+
+
+def _keep_what_peft_wraps(model: Any, lora: dict[str, Any]) -> None:
+    """Drop the LoRA leaf names peft does not honour on this class, and name them `never`.
+
+    peft maps some MoE types' MLP names onto the fused experts (DeepSeek-V3, GLM-4.5: `down_proj` then wraps
+    `mlp.experts` and skips the dense and shared MLPs; deepseek-v3's review found it by hand). The preset keeps
+    what peft really wraps as Linear layers, measured on the tiny instance.
+    """
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+    from peft.tuners.lora import LoraLayer
+
+    names = dict(model.named_modules())
+    probe = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules=list(lora["all-linear"])))
+    wrapped = {n.removeprefix("base_model.model.") for n, m in probe.named_modules()
+               if isinstance(m, LoraLayer) and not n.endswith(".base_layer")}
+    honoured = {n.rsplit(".", 1)[-1] for n in wrapped if isinstance(names.get(n), _linear_types())}
+    dropped = [leaf for leaf in lora["all-linear"] if leaf not in honoured]
+    if not dropped and all(isinstance(names.get(n), _linear_types()) for n in wrapped):
+        return
+    for key in ("attention", "mlp", "all-linear"):
+        lora[key] = [leaf for leaf in lora[key] if leaf in honoured]
+    lora["never"] = list(dict.fromkeys([*lora.get("never", []), *dropped]))
 
 
 def _linear_types() -> tuple[type, ...]:
@@ -192,8 +293,12 @@ _TINY_HEAD_KEYS = {"head_dim": 16, "rotary_dim": 16, "qk_rope_head_dim": 8, "qk_
 
 def _tiny_heads(config: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in _TINY_HEAD_KEYS.items() if isinstance(config.get(k), int) and config[k] > v}
+    if "head_dim" in config and config["head_dim"] is None and isinstance(config.get("attention_head_dim"), int):
+        out["head_dim"] = _TINY_HEAD_KEYS["head_dim"]  # Hunyuan: the vendor's `attention_head_dim`, native `head_dim`
     if isinstance(config.get("qk_rope_head_dim"), int):  # MLA: rotary part = head_dim, q/k head = nope + rope
-        out.update(head_dim=8, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16)
+        # MLA has no grouped kv heads: a padded batch needs as many kv heads as query heads (STACK-NOTES)
+        out.update(head_dim=8, qk_rope_head_dim=8, qk_nope_head_dim=8, v_head_dim=16,
+                   num_key_value_heads=TINY["num_attention_heads"])
         if "qk_head_dim" in config:
             out["qk_head_dim"] = 16
     return out
@@ -204,6 +309,8 @@ def _tiny_heads(config: dict[str, Any]) -> dict[str, Any]:
 def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in config.items():
+        if value is None and "expert" in key and "per_tok" in key:  # DeepSeek-V2's class default is None
+            out[key] = 2
         if not isinstance(value, int) or isinstance(value, bool):
             continue
         if "expert" in key and ("per_tok" in key or "topk" in key):
@@ -212,9 +319,9 @@ def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, 1)
         elif "expert" in key and "size" not in key and value > 4:
             out[key] = 4
-        elif key in ("moe_intermediate_size", "shared_expert_intermediate_size"):
+        elif key in ("moe_intermediate_size", "shared_expert_intermediate_size", "shared_intermediate_size"):
             out[key] = 32
-        elif key in ("first_k_dense_replace",):
+        elif key in ("first_k_dense_replace", "num_dense_layers"):  # DeepSeek, LFM2-MoE: dense layers first
             out[key] = min(value, 1)
         elif key == "decoder_sparse_step" or key in ("n_group", "topk_group"):
             out[key] = 1
@@ -299,7 +406,8 @@ def _declares_experts(config: Any, n_experts: int) -> bool:
     return counts(config.to_dict() if hasattr(config, "to_dict") else {})
 
 
-def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[str, Any]) -> dict[str, Any]:
+def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The `tokenizer` section, and whether its kind was guessed (no tokenizer.json: the changelog says so)."""
     bos, eos = files.token("bos_token"), files.token("eos_token")
     if eos is None:
         raise ConformanceError("tokenizer_config.json names no eos_token", where=Where(field="eos_token"))
@@ -312,10 +420,25 @@ def _tokenizer_section(files: OfficialFiles, probed: ProbedFormat, config: dict[
     add_bos = bool((files.tokenizer_config or {}).get("add_bos_token", False)) and bos is not None
     from .tokenizer_kind import tokenizer_kind
 
-    kind, _ = tokenizer_kind(Path(files.source), files.tokenizer_config, config.get("vocab_size"))
+    kind, guessed = tokenizer_kind(Path(files.source), files.tokenizer_config, config.get("vocab_size"))
     return {"kind": kind, "vocab_size": config.get("vocab_size"), "bos": bos, "eos": eos,
             "pad": files.token("pad_token"), "unk": unk, "end_of_turn": end_of_turn,
-            "special": list(dict.fromkeys(t for t in specials if t not in end_of_turn)), "add_bos": add_bos}
+            "special": list(dict.fromkeys(t for t in specials if t not in end_of_turn)), "add_bos": add_bos}, guessed
+
+
+def tiny_token_ids(tokenizer: dict[str, Any]) -> dict[str, int | None]:
+    """bos / eos / pad ids of the tiny tokenizer `sdk/tiny.py` builds for this tokenizer section.
+
+    The tiny tokenizer gives the family's special tokens the first ids, in `Tokenizer.all_special()` order,
+    and pads with eos where the family has no pad; the tiny config must carry those ids (a fixed 0/1/2 is
+    wrong whenever bos is absent or aliases eos, as in Qwen, Granite or MPT).
+    """
+    from dayzero.registry.schema.tokenizer import Tokenizer
+
+    facts = Tokenizer.model_validate(tokenizer)
+    order = {tok: i for i, tok in enumerate(facts.all_special())}
+    return {"bos_token_id": order.get(facts.bos) if facts.bos else None, "eos_token_id": order[facts.eos],
+            "pad_token_id": order[facts.pad or facts.eos]}
 
 
 def _generation_eos(files: OfficialFiles, tokenizer: dict[str, Any]) -> list[str]:
@@ -383,7 +506,8 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
     probed = probe_format(files.chat_template, bos_token=files.token("bos_token") or "",
                           eos_token=files.token("eos_token") or "")
     arch = walk_architecture(cfg)
-    tok = _tokenizer_section(files, probed, cfg)
+    tok, kind_guessed = _tokenizer_section(files, probed, cfg)
+    arch["tiny"].update(tiny_token_ids(tok))
     borrowed = borrowed_template(reg, files.chat_template, files.token("bos_token") or "", tok["eos"])
     if borrowed is not None:
         fmt_id, new_format = borrowed[1]["format"], None
@@ -397,11 +521,12 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
         packed["qkv_proj"] = [att[k].rsplit(".", 1)[-1] for k in ("q", "k", "v")]
     if "gate" in mlp and "up" in mlp:
         packed["gate_up_proj"] = [mlp[k].rsplit(".", 1)[-1] for k in ("gate", "up")]
-    claimed = any(arch_name in f.match.architectures and not f.match.when for f in reg.families.values())
-    match: dict[str, Any] = {"architectures": [arch_name], "model_types": [cfg["model_type"]]}
-    if claimed:  # another family is the default for this class: tell this one apart by its own tokens
-        match["when"] = ({"tokenizer_config.bos_token": tok["bos"]} if tok["bos"]
-                         else {"tokenizer_config.eos_token": tok["eos"]})
+    # the release's model_type, and transformers' own when the release names a remote-code one (Kimi-K2, Hunyuan)
+    match: dict[str, Any] = {"architectures": [arch_name],
+                             "model_types": list(dict.fromkeys([cfg["model_type"], arch["model_type"]]))}
+    when = discriminator(reg, cfg, tok)
+    if when:
+        match["when"] = when
     template: dict[str, Any] = {"format": fmt_id}
     if borrowed is not None:  # the whole reviewed section of the family whose template renders identically
         template = dict(borrowed[1])
@@ -409,12 +534,22 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
         template["default_system"] = probed.default_system
     if probed.reasoning.get("mode", "none") != "none" and borrowed is None:
         template["reasoning"] = probed.reasoning
+    from transformers import AutoConfig
+
+    hybrid = hybrid_layer_key({**AutoConfig.for_model(arch["model_type"]).to_dict(), **cfg})
+    kinds = arch["tiny"].get(hybrid) if hybrid else None
+    if not (isinstance(kinds, list) and kinds and all("attention" in k and "linear" not in k for k in kinds)):
+        hybrid = None  # the tiny instance keeps the class's own mix of layers: nothing to say
     family = {
         "id": family_id, "name": family_id, "revision": 1, "status": "experimental",
         "changelog": [f"1: drafted by dayzero day0 from {config.name} and {tokenizer_config.name}"
                       " (tools layout, checkpoints and quantization not drafted)"
                       + (f"; template section of family {borrowed[0]}, whose format renders the release's"
-                         " template identically over the parity battery" if borrowed else "")],
+                         " template identically over the parity battery" if borrowed else "")
+                      + (f"; tiny instance of attention layers only ({hybrid}: {arch['tiny'][hybrid][0]}): the"
+                         " release's other layer kinds are not exercised and not LoRA targets" if hybrid else "")
+                      + ("; tokenizer.kind guessed from the vocabulary size (the release has no tokenizer.json)"
+                         if kind_guessed else "")],
         "verified_against": [
             {"kind": "hub", "ref": f"{config.parent.name} (release files: {config.name}, {tokenizer_config.name})",
              "facts": ["tokenizer", "template", "serving.generation_eos"]},
@@ -426,6 +561,31 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
                     **{k: v for k, v in vllm_parsers(files.chat_template).items() if v}},
     }
     return family, new_format, files
+
+
+def discriminator(registry: Any, config: dict[str, Any], tokenizer: dict[str, Any]) -> dict[str, Any]:
+    """`match.when` for a release whose class other families claim too; empty when none does.
+
+    A remote-code model_type the class's families do not list (Kimi-K2's `kimi_k2` on DeepseekV3ForCausalLM)
+    tells it apart by itself. Otherwise bos and eos (the last round's review added both by hand to every such
+    draft), and the vocabulary size only when a family sharing the class and the tokens is told apart by
+    its vocabulary (R1-Distill-Llama, 128256: DeepSeek-LLM has its bos and eos).
+    """
+    arch, model_type = config["architectures"][0], config.get("model_type")
+    sharing = [f for f in registry.families.values() if arch in f.match.architectures]
+    if not sharing:
+        return {}
+    if model_type and all(model_type not in f.match.model_types for f in sharing):
+        return {"config.model_type": model_type}
+    when: dict[str, Any] = {"tokenizer_config.eos_token": tokenizer["eos"]}
+    if tokenizer["bos"]:
+        when = {"tokenizer_config.bos_token": tokenizer["bos"], **when}
+    by_vocab = any(f.tokenizer.bos == tokenizer["bos"] and f.tokenizer.eos == tokenizer["eos"]
+                   and "config.vocab_size" in f.match.when for f in sharing)
+    if by_vocab and isinstance(config.get("vocab_size"), int):
+        # only then: sizes of one family often differ in vocabulary (R1-Distill-Qwen 1.5B 151936, 32B 152064)
+        when["config.vocab_size"] = config["vocab_size"]
+    return when
 
 
 def _probe_capabilities(reg: Any, family_id: str) -> dict[str, Any] | None:
@@ -450,8 +610,14 @@ def _dump(data: dict[str, Any], header: str) -> str:
 
 
 def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out_dir: Path,
-                    generation_config: Path | None = None, report_dir: Path | None = None) -> Day0Result:
-    """`draft`, validate with the bundled registry, run conformance, write YAML (+ format) and report."""
+                    generation_config: Path | None = None, report_dir: Path | None = None,
+                    official: str | None = None, checkpoints: list[dict[str, Any]] | None = None) -> Day0Result:
+    """`draft`, validate with the bundled registry, run conformance, write YAML (+ format) and report.
+
+    `official` names the release's files under shared/reference (`template.official`, recorded as the
+    evidence for tokens and template instead of the local folder); `checkpoints` are the release's hub ids.
+    Both were typed by hand in every review of the last round.
+    """
     from dayzero import registry as registry_mod
     from dayzero.registry import store
 
@@ -462,6 +628,12 @@ def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out
     if family_id in base.families:
         raise ConformanceError(f"family {family_id!r} already exists in the registry", where=Where(field="id"))
     family, new_format, files = draft(config, tokenizer_config, family_id, generation_config, registry=base)
+    if official:
+        family["template"] = {"official": official, **family["template"]}
+        family["verified_against"][0] = {"kind": "reference", "ref": official,
+                                         "facts": family["verified_against"][0]["facts"]}
+    if checkpoints:
+        family["checkpoints"] = checkpoints
     warnings = overlaps(base, files)
     header = f"# Drafted by `dayzero day0` from {config.parent.name}; review every fact before promoting.\n"
     family_text = _dump(family, header)

@@ -112,8 +112,12 @@ def _read_case(path: Path, case: str) -> OfficialFiles:
     for item in data.get("cases", []):
         if item.get("template_name_or_file") == case:
             return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["template_str"])
-        if item.get("name") == case and "chat_template" in item:  # huggingface.js's e2e cases: `#<name>`
-            return OfficialFiles(source=f"{path}#{case}", chat_template_text=item["chat_template"])
+        if item.get("name") == case and "chat_template" in item:  # huggingface.js: the template and its context
+            data = item.get("data") or {}
+            # the context's tokens stand for the release's only when it names both (Zephyr's names eos alone)
+            tokens = {k: data[k] for k in ("bos_token", "eos_token") if k in data}
+            return OfficialFiles(source=f"{path}#{case}", tokenizer_config=tokens if len(tokens) == 2 else None,
+                                 chat_template_text=item["chat_template"])
     raise ConformanceError(f"no case named {case!r}", where=Where(file=str(path), field="template.official"))
 
 

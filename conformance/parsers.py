@@ -24,6 +24,7 @@ TOOL_CALL_MARKERS: tuple[tuple[str, str], ...] = (
 REASONING_MARKERS: tuple[tuple[str, str], ...] = (
     ("<|channel|>analysis", "openai_gptoss"),
     ("<seed:think>", "seed_oss"),
+    ("/nothink", "glm45"),  # GLM-4.5 / 4.6 switch thinking off by appending /nothink to the user turn
     ("enable_thinking", "qwen3"),  # a hybrid switch in the template (Qwen3)
     ("</think>", "deepseek_r1"),
 )

@@ -35,7 +35,11 @@ class ProbedFormat:
     fold: str | None = None
     final_eos: bool = False
     system_preamble: str = ""
+    prefix: str = ""
     system_always: bool = False
+    end_of_turn_in_slot: bool = True
+    date_format: str | None = None
+    fixed_date: str | None = None
     default_system: str | None = None
     specials: list[str] = field(default_factory=list)
     reasoning: dict[str, Any] = field(default_factory=dict)
@@ -48,12 +52,20 @@ class ProbedFormat:
             out["system"] = self.system
         if self.fold is not None:
             out["fold"] = self.fold
+        if self.prefix:
+            out["prefix"] = self.prefix
         if self.final_eos:
             out["final_eos"] = True
         if self.system_preamble:
             out["system_preamble"] = self.system_preamble
         if self.system_always:
             out["system_always"] = True
+        if not self.end_of_turn_in_slot:
+            out["end_of_turn_in_slot"] = False
+        if self.date_format:
+            out["date_format"] = self.date_format
+        if self.fixed_date:
+            out["fixed_date"] = self.fixed_date
         return out
 
 
@@ -88,7 +100,8 @@ def probe_format(source: str, *, bos_token: str = "", eos_token: str = "") -> Pr
     if not prompt_only.startswith(no_prompt):  # equal is fine: Mistral's [/INST] already opens the answer
         raise NotSupportedError("probing the generation prompt: the prompt render does not extend the plain one")
     gen_prompt = prompt_only[len(no_prompt):]
-    bos = bool(bos_token) and two.startswith(bos_token)
+    # bos opening the conversation, not a token that opens every turn (Seed-OSS: `<seed:bos>user\n`)
+    bos = bool(bos_token) and two.startswith(bos_token) and four.count(bos_token) == 1
     lead = two[len(bos_token):] if bos else two
     before_user = _between(lead, None, U1)
     assistant_tail_user_head = _between(four, A1, U2)
@@ -103,19 +116,34 @@ def probe_format(source: str, *, bos_token: str = "", eos_token: str = "") -> Pr
     if not before_user.endswith(user_head):
         raise NotSupportedError(f"probing the user turn: {before_user!r} does not end with {user_head!r}")
     assistant_head = gen_prompt if user_tail_assistant_head.endswith(gen_prompt) else ""
+    at = user_tail_assistant_head.rfind(gen_prompt) if gen_prompt else -1
+    if not assistant_head and at >= 0 and not user_tail_assistant_head[at + len(gen_prompt):].strip():
+        # DeepSeek-LLM / V2: the prompt is `Assistant:`, a written answer `Assistant: ` (one more space)
+        assistant_head = user_tail_assistant_head[at:]
     user_tail = _strip_suffix(user_tail_assistant_head, assistant_head, "the user turn's end")
     preamble = before_user[: len(before_user) - len(user_head)]  # default system turn, if any
     end_of_turn = _first_special(assistant_tail) or assistant_tail.strip() or eos_token
+    # No closing text at all (GLM-4): the next turn's opening token ends an answer and is trained with it.
+    opener = _first_special(user_head) if not assistant_tail else None
     probed = ProbedFormat(bos=bos, system=None, user=f"{user_head}{{content}}{user_tail}",
                           assistant=f"{assistant_head}{{content}}{assistant_tail}", generation_prompt=gen_prompt,
-                          end_of_turn=end_of_turn, system_support="none", final_eos=final_eos)
-    _probe_system(probed, render, bos_token if bos else "", user_head, preamble)
+                          end_of_turn=opener or end_of_turn, system_support="none", final_eos=final_eos,
+                          end_of_turn_in_slot=opener is None)
+    _probe_system(probed, render, bos_token if bos else "", user_head, preamble, source)
+    if preamble and probed.default_system is None and not probed.system_always and (
+            probed.system is None or probed.system.startswith(preamble)):
+        # text every conversation starts with, system turn or not (GLM-4: `[gMASK]<sop>`)
+        probed.prefix = preamble
+        if probed.system is not None:
+            probed.system = probed.system[len(preamble):]
+        if probed.fold is not None:
+            probed.fold = probed.fold.removeprefix(preamble)
     probed.specials = sorted(set(_SPECIAL.findall(source)) | set(_SPECIAL.findall(four)))
     probed.reasoning = _probe_reasoning(source, gen_prompt, prompt_only)
     return probed
 
 
-def _probe_system(probed: ProbedFormat, render: Any, bos: str, user_head: str, preamble: str) -> None:
+def _probe_system(probed: ProbedFormat, render: Any, bos: str, user_head: str, preamble: str, source: str) -> None:
     try:
         text = render([{"role": "system", "content": SYS}, {"role": "user", "content": U1}])
     except TemplateError:
@@ -137,19 +165,24 @@ def _probe_system(probed: ProbedFormat, render: Any, bos: str, user_head: str, p
     else:
         probed.system = f"{head}{{content}}{after}" if not user_head else f"{head}{{content}}{after[: len(after) - len(user_head)]}"
         probed.system_support = "native"
-    _split_preamble(probed, user_head, bool(preamble))
+    _split_preamble(probed, user_head, bool(preamble), source)
     if preamble and probed.system:
         shead, stail = probed.system.split("{content}")
         if preamble.startswith(shead) and preamble.endswith(stail):
             content = preamble[len(shead): len(preamble) - len(stail)]
             from dayzero.sdk.templates import TEST_DATE
 
-            written = probed.system_preamble.replace("{date}", TEST_DATE.strftime("%d %b %Y"))
+            written = probed.system_preamble.replace("{date}", TEST_DATE.strftime(probed.date_format or "%d %b %Y"))
             content = content.removeprefix(written)  # the preamble is the format's, not a default prompt
             probed.default_system = content or None
 
 
-def _split_preamble(probed: ProbedFormat, user_head: str, turn_without_system: bool) -> None:
+# How templates write today's date (strftime_now): Llama 3.1 "26 Jul 2024", SmolLM3 "26 July 2024", Granite
+# "July 26, 2024". Longest first, so "July" is not read as "Jul".
+DATE_FORMATS = ("%d %B %Y", "%B %d, %Y", "%d %b %Y", "%Y-%m-%d")
+
+
+def _split_preamble(probed: ProbedFormat, user_head: str, turn_without_system: bool, source: str) -> None:
     """Llama 3.1 writes fixed text (a knowledge cutoff, today's date) at the start of every system turn.
 
     The system turn's role header is taken to be the user's with the role renamed; text between that
@@ -164,9 +197,15 @@ def _split_preamble(probed: ProbedFormat, user_head: str, turn_without_system: b
     if not head.startswith(header) or head == header:
         return
     preamble = head[len(header):]
-    stamp = TEST_DATE.strftime("%d %b %Y")
     probed.system = f"{header}{{content}}{tail}"
-    probed.system_preamble = preamble.replace(stamp, "{date}")
+    probed.system_preamble = preamble
+    for fmt in DATE_FORMATS:  # the probe's date, in whichever way the template writes it, back to `{date}`
+        stamp = TEST_DATE.strftime(fmt)
+        if stamp in preamble:
+            probed.system_preamble = preamble.replace(stamp, "{date}")
+            probed.date_format = fmt if fmt != "%d %b %Y" else None  # the schema's default
+            probed.fixed_date = stamp if stamp in source else None  # a literal in the template: pinned
+            break
     probed.system_always = turn_without_system
 
 

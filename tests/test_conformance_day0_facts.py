@@ -39,3 +39,38 @@ def test_overlap_with_an_existing_family_is_warned(reference_dir: Path, tmp_path
     files = read_dir(r1_distill_llama_8b(reference_dir, tmp_path / "r1"))
     (warning,) = overlaps(registry.default(), files)
     assert "deepseek-r1-distill-llama" in warning
+
+
+def _tiny_ids(family_data: dict) -> dict:
+    from dayzero.registry.schema import Family
+    from dayzero.sdk.tiny import tiny_tokenizer
+
+    tok = tiny_tokenizer(Family.model_validate(family_data))
+    return {f"{k}_token_id": getattr(tok, f"{k}_token_id") for k in ("bos", "eos", "pad")}
+
+
+def test_day0_writes_the_tiny_tokenizers_special_ids(reference_dir: Path, tmp_path: Path) -> None:
+    """bos / eos / pad in `architecture.tiny` are the tiny tokenizer's, not a fixed 0/1/2 (last round fixed 11
+    families by hand). Hand-worked: R1-Distill-Llama pads with eos (bos 0, eos 1, pad 1); a release without
+    bos whose pad is its own token (Qwen2.5's table row: eos <|im_end|>, pad <|endoftext|>) gets None, 0, 1."""
+    from dayzero.conformance.day0 import draft
+    from dayzero.conformance.release_files import openvino_entry, write_release
+
+    r1 = r1_distill_llama_8b(reference_dir, tmp_path / "r1")
+    family, _, _ = draft(
+        r1 / "config.json", r1 / "tokenizer_config.json", "r1-ids", r1 / "generation_config.json"
+    )
+    tiny = family["architecture"]["tiny"]
+    assert (tiny["bos_token_id"], tiny["eos_token_id"], tiny["pad_token_id"]) == (0, 1, 1)
+    assert "tokenizer.kind guessed" in family["changelog"][0]  # no tokenizer.json in these release files
+    assert _tiny_ids(family) == {k: tiny[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
+
+    qwen = write_release(
+        tmp_path / "qwen",
+        config={"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2"},
+        tokens=openvino_entry(reference_dir, "Qwen/Qwen2.5-3B-Instruct"),
+    )
+    family, _, _ = draft(qwen / "config.json", qwen / "tokenizer_config.json", "qwen-ids")
+    tiny = family["architecture"]["tiny"]
+    assert (tiny["bos_token_id"], tiny["eos_token_id"], tiny["pad_token_id"]) == (None, 0, 1)
+    assert _tiny_ids(family) == {k: tiny[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")}

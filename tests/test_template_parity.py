@@ -19,7 +19,12 @@ from dayzero.sdk.templates.parity import check, load_official, report
 # Known gaps (reported, not hidden; their conformance reports fail `template.parity` with the same diff): families
 # drafted through `dayzero day0` whose official template the structured format does not reproduce yet. Strict xfail:
 # the day a format reproduces one, this test fails until the gap is removed from here.
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    "glm4-moe": "answers with reasoning and the /nothink switch: formats have no always-written empty think block",
+    "hunyuan-moe": "the official template raises on an empty message (dict.update) and switches thinking by /no_think",
+    "smollm3": "the thinking switch rewrites the system header; the template lstrips an answer's leading newlines",
+    "seed-oss": "the official template drops an empty answer and strips content; formats have no trim",
+}
 WITH_OFFICIAL = [
     pytest.param(f.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[f.id]))
     if f.id in KNOWN_GAPS

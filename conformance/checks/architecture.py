@@ -71,7 +71,8 @@ def official_config(ctx: Context) -> Outcome:
     archs = cfg.get("architectures") or []
     if not archs or archs[0] not in fam.match.architectures:
         problems.append(f"architectures {archs} not among match.architectures {fam.match.architectures}")
-    if cfg.get("model_type") != fam.architecture.model_type:
+    # A vendor's remote-code model_type (Kimi-K2's `kimi_k2`) agrees when the entry claims it by `match`
+    if cfg.get("model_type") != fam.architecture.model_type and cfg.get("model_type") not in fam.match.model_types:
         problems.append(f"model_type {cfg.get('model_type')!r}, entry says {fam.architecture.model_type!r}")
     if fam.tokenizer.vocab_size is not None and cfg.get("vocab_size") != fam.tokenizer.vocab_size:
         problems.append(f"vocab_size {cfg.get('vocab_size')}, entry says {fam.tokenizer.vocab_size}")

@@ -121,12 +121,14 @@ def day0(
     generation_config: Annotated[Path | None, typer.Option("--generation-config")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for <id>.yaml.")] = Path("families"),
     report: Annotated[Path | None, typer.Option("--report", help="Folder for the report (default: OUT/reports).")] = None,
+    official_ref: Annotated[str | None, typer.Option(
+        "--official", help="The release's template under shared/reference (recorded as template.official).")] = None,
 ) -> None:
     """Draft a family entry from a release's small files, run conformance on it, write YAML and report."""
     from dayzero.conformance.day0 import draft_and_check
 
     result = draft_and_check(config=config, tokenizer_config=tokenizer_config, generation_config=generation_config,
-                             family_id=new_id, out_dir=out, report_dir=report)
+                             family_id=new_id, out_dir=out, report_dir=report, official=official_ref)
     for line in result.warnings:
         print(f"warning: {line}")
     print(f"wrote {result.family_path}")
