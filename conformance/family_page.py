@@ -40,9 +40,9 @@ _SECTIONS = (
 
 
 def modality(family: Any) -> str:
-    """What the family takes in: text, plus the modalities its entry describes (a `vision` section, when set)."""
-    extra = [name for name in ("vision", "audio") if getattr(family, name, None) is not None]
-    return ", ".join(["text", *("image" if name == "vision" else name for name in extra)])
+    """What the family takes in, as the schema decides it (`Family.modality`: `vision` or `text`), so the
+    matrix column, its filter classes and the family page all say the same."""
+    return family.modality
 
 
 def page_name(family_id: str) -> str:
