@@ -25,7 +25,7 @@ def test_quickstart_vl_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     from dayzero.sdk.serve.images import data_uri
 
     monkeypatch.chdir(tmp_path)
-    main(["run", "quickstart-vl"])  # its time is measured by benchmarks/quickstart_vl.py, not asserted here
+    main(["run", "quickstart-vl"])  # its time is measured by benchmarks/quickstart.py --recipe quickstart-vl, not asserted here
     run = tmp_path / "runs" / "quickstart-vl"
     info = json.loads((run / "run.json").read_text())
     assert info["status"] == "done" and info["family"] == "qwen2-vl"
