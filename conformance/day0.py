@@ -609,6 +609,15 @@ def _dump(data: dict[str, Any], header: str) -> str:
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
 
 
+def _is_day0_draft(path: Path) -> bool:
+    """True when ``path`` starts with the header day0 writes on every draft (so it may be replaced)."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return fh.readline().startswith("# Drafted by `dayzero day0`")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out_dir: Path,
                     generation_config: Path | None = None, report_dir: Path | None = None,
                     official: str | None = None, checkpoints: list[dict[str, Any]] | None = None) -> Day0Result:
@@ -654,10 +663,15 @@ def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out
         report = run_family(family_id, registry=reg, official=files)
     out_dir = Path(out_dir)
     family_path = out_dir / f"{family_id}.yaml"
+    format_path = out_dir / "formats" / f"{family_id}.yaml" if format_text else None
+    for path in (family_path, format_path):  # replace only an earlier day0 draft, never someone's own file
+        if path is not None and path.exists() and not _is_day0_draft(path):
+            raise ConformanceError(
+                "exists and is not a `dayzero day0` draft; refusing to overwrite it",
+                where=Where(file=str(path)), hint="pass another --out folder or move the file",
+            )
     atomic_write_text(family_path, family_text)
-    format_path = None
-    if format_text:
-        format_path = out_dir / "formats" / f"{family_id}.yaml"
+    if format_path is not None and format_text:
         atomic_write_text(format_path, format_text)
     # Next to the draft unless told otherwise: a draft's report never lands in the installed package.
     report_path, _ = write(report, Path(report_dir) if report_dir else out_dir / "reports")

@@ -110,3 +110,24 @@ def test_tokenizer_kind_is_read_from_the_tokenizers_own_files(tmp_path: Path) ->
     empty = tmp_path / "empty"
     empty.mkdir()
     assert tokenizer_kind(empty, {}, 151_000) == ("byte_level_bpe", True)  # nothing to read: guessed
+
+
+def test_day0_never_overwrites_a_file_it_did_not_draft(reference_dir: Path, tmp_path: Path) -> None:
+    """A `<id>.yaml` of someone else's in the --out folder is refused and left as it was; an earlier draft
+    (day0's own header) is replaced."""
+    from dayzero.conformance.day0 import draft_and_check
+    from dayzero.errors import ConformanceError
+
+    release = reference_dir / "hf" / "DeepSeek-R1-Distill-Qwen-32B"
+    out = tmp_path / "families"
+    out.mkdir()
+    theirs = out / "r1-mine.yaml"
+    theirs.write_text("# my own notes\nkeep: me\n", encoding="utf-8")
+    kwargs = dict(config=release / "config.json", tokenizer_config=release / "tokenizer_config.json",
+                  generation_config=release / "generation_config.json", out_dir=out, report_dir=tmp_path / "r")
+    with pytest.raises(ConformanceError, match="not a `dayzero day0` draft"):
+        draft_and_check(family_id="r1-mine", **kwargs)
+    assert theirs.read_text(encoding="utf-8") == "# my own notes\nkeep: me\n"
+    (out / "r1-again.yaml").write_text("# Drafted by `dayzero day0` from an older run\n", encoding="utf-8")
+    result = draft_and_check(family_id="r1-again", **kwargs)
+    assert "revision: 1" in result.family_path.read_text(encoding="utf-8")
