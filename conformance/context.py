@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .official import OfficialFiles, read_reference
-from .result import NotApplicable, Unavailable
+from .result import NotApplicable, RemoteCodeNotRun, Unavailable
 
 if TYPE_CHECKING:
     from dayzero.registry.schema import ChatFormat, Family
@@ -65,12 +65,19 @@ class Context:
                                                                  source=f"reference:{rel}"))
 
     # --- tiny instance ----------------------------------------------------------------------------
+    def require_class(self) -> None:
+        """Raise `RemoteCodeNotRun` when the family's class is remote code: every check that builds, trains, exports
+        or serves the real class calls this first, so it reports "not run" rather than failing or crashing."""
+        if self.family.architecture.remote_code is not None:
+            raise RemoteCodeNotRun()
+
     def tiny_tokenizer(self) -> Any:
         from dayzero.sdk.tiny import tiny_tokenizer as fn
         return self.once("tiny_tokenizer", lambda: fn(self.family))
 
     def tiny_model(self) -> Any:
         from dayzero.sdk.tiny import tiny_model as fn
+        self.require_class()
         tok = self.tiny_tokenizer()
         return self.once("tiny_model", lambda: fn(self.family, tokenizer=tok, seed=0))
 

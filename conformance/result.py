@@ -75,3 +75,13 @@ class Unavailable(Exception):
 
 class NotApplicable(Exception):
     """The fact this check verifies does not exist for this family (e.g. no reference vectors)."""
+
+
+class RemoteCodeNotRun(Unavailable):
+    """The check walks the real class, and this family's class is the vendor's `auto_map` code: not run (a skip,
+    so it keeps the family from `supported`), never a pass and never a crash."""
+
+    def __init__(self) -> None:
+        from dayzero.sdk.tiny import REMOTE_CODE_NOT_RUN
+
+        Exception.__init__(self, REMOTE_CODE_NOT_RUN)

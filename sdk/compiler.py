@@ -292,6 +292,10 @@ def lora_targets(method: MethodSection, family: Family, problems: list[str]) -> 
 
 def _local_config(r: Recipe, loaded: LoadedRecipe, family: Family) -> Any:
     """The model's config where it is at hand (tiny models, local directories), else None."""
+    if family.architecture.remote_code is not None:
+        # Planning never runs a model repository's code: the vendor's config class is imported at load time, when
+        # the recipe has asked for trust_remote_code (rule X002); a tiny one does not exist (rule X003).
+        return None
     try:
         if r.model.inferred_source(loaded.base_dir) == "tiny":
             from .tiny import tiny_config
@@ -573,5 +577,6 @@ def _facts(r: Recipe, family: Family, template: TemplatePlan, kind: str | None, 
         "serve": {"backend": r.serve.backend} if r.serve else {},
         "rl": {"generation": r.rl.generation} if r.rl else {},
         "runtime": {"cuda": cuda, "bitsandbytes": _bitsandbytes(r)},
-        "family": {"id": family.id, "serving": {"vllm_architecture": family.serving.vllm_architecture}},
+        "family": {"id": family.id, "serving": {"vllm_architecture": family.serving.vllm_architecture},
+                   "remote_code": family.architecture.remote_code is not None},
     }

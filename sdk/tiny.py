@@ -33,6 +33,7 @@ __all__ = [
     "ModuleReport",
     "check_modules",
     "linear_module_names",
+    "refuse_remote_code",
     "save_tiny",
     "tiny_config",
     "tiny_corpus",
@@ -55,6 +56,7 @@ def tiny_config(
     from transformers import AutoConfig
 
     arch = family.architecture
+    refuse_remote_code(family)
     overrides: dict[str, Any] = {**arch.tiny, **(extra or {})}
     overrides.setdefault("tie_word_embeddings", arch.tie_word_embeddings)
     if vocab_size is not None and "text_config" in overrides:  # a vision-language model: the vocab is its LM's
@@ -71,6 +73,25 @@ def tiny_config(
         ) from None
     config.architectures = [arch.model_class]
     return config
+
+
+REMOTE_CODE_NOT_RUN = "not run: remote code (needs trust_remote_code and the vendor's modeling file)"
+
+
+def refuse_remote_code(family: Family) -> None:
+    """Raise NotSupportedError for a family whose class is the vendor's `auto_map` code.
+
+    dayzero never runs a model repository's code on its own account, and it has no copy of the vendor's modeling
+    file to build a tiny instance from: every stage that needs the real class says so instead of faking one.
+    """
+    rc = family.architecture.remote_code
+    if rc is not None:
+        raise NotSupportedError(
+            f"family {family.id}: {family.architecture.model_class} is remote code ({rc.modeling_file}, "
+            f"auto_map {rc.causal_lm()}): no tiny instance; {REMOTE_CODE_NOT_RUN.removeprefix('not run: ')}",
+            where=Where(field="architecture.remote_code"),
+            hint="train the real checkpoint with `model.trust_remote_code: true` in the recipe",
+        )
 
 
 def tiny_corpus() -> str:
@@ -172,6 +193,7 @@ def tiny_model(
     The config's bos/eos/pad ids are the tokenizer's, and generation stops on the tiny ids of the
     family's ``serving.generation_eos``. Same seed, same weights.
     """
+    refuse_remote_code(family)
     import torch
     import transformers
 
@@ -221,6 +243,7 @@ def save_tiny(
     The directory is built under a temporary name beside ``out_dir`` and renamed into place, so a
     directory at ``out_dir`` is always complete; an existing one is replaced.
     """
+    refuse_remote_code(family)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = tiny_tokenizer(family, chat_template=chat_template)

@@ -22,7 +22,8 @@ from dayzero.sdk.tiny import (
 )
 
 REG = registry.default()
-FAMILIES = sorted(REG.families)
+# Remote-code families have no class to build (tests/test_remote_code_families.py checks that they are refused).
+FAMILIES = sorted(f for f in REG.families if REG.families[f].architecture.remote_code is None)
 MOE_FAMILIES = [f for f in FAMILIES if REG.families[f].architecture.moe is not None]
 
 

@@ -90,3 +90,48 @@ def skip_modules(ctx: Context) -> Outcome:
     missing = [n for n, found in hits.items() if not found]
     return Outcome(not missing, f"no module named {missing}" if missing else f"{len(names)} skip modules exist",
                    {"hits": {n: len(found) for n, found in hits.items()}})
+
+
+@check("architecture.remote-code", "a remote-code layout is well formed: every LoRA name is a module it names, the "
+       "auto_map agrees with the class and the release's config.json, the vendor's file is cited")
+def remote_code(ctx: Context) -> Outcome:
+    """The one architecture check a remote-code family runs: nothing walks the vendor's class, so the data must at
+    least agree with itself, with the release's config.json (`--model`) and with its cited source."""
+    fam = ctx.family
+    arch, rc = fam.architecture, fam.architecture.remote_code
+    if rc is None:
+        raise NotApplicable("the class is transformers' own (architecture.tiny-builds walks it)")
+    problems: list[str] = []
+    leaves = {p.rsplit(".", 1)[-1] for p in arch.layer_module_paths()}
+    leaves.add(arch.lm_head.rsplit(".", 1)[-1])
+    for preset, names in (("attention", arch.lora.attention), ("mlp", arch.lora.mlp), ("all-linear", arch.lora.all_linear)):
+        stray = [n for n in names if n not in leaves]
+        if stray:
+            problems.append(f"lora.{preset} {stray} name no module of the entry's layout {sorted(leaves)}")
+    if any(n in arch.lora.all_linear for n in arch.lora.never):
+        problems.append(f"lora.never {arch.lora.never} overlaps all-linear")
+    named = rc.causal_lm().rsplit(".", 1)
+    if named[1] != arch.model_class:
+        problems.append(f"auto_map loads {named[1]}, entry says class {arch.model_class}")
+    if f"{named[0]}.py" != rc.modeling_file:
+        problems.append(f"auto_map loads from {named[0]}.py, entry says modeling_file {rc.modeling_file}")
+    if arch.model_type not in fam.match.model_types:
+        problems.append(f"model_type {arch.model_type!r} not among match.model_types {fam.match.model_types}")
+    cited = [e.ref for e in fam.verified_against
+             if e.kind == "vendor-code" and (not e.facts or "architecture" in e.facts)]
+    if not cited:
+        problems.append("no vendor-code evidence covers `architecture` (owner/repo@commit:path of the vendor's code)")
+    # The modeling file itself, or other vendor code that spells the layout out (LG's EXAONE converter): say which.
+    own_file = any(ref.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == rc.modeling_file for ref in cited)
+    evidence: dict[str, object] = {"class": arch.model_class, "auto_map": dict(rc.auto_map), "vendor_code": cited,
+                                   "modeling_file_cited": own_file}
+    files = ctx.official
+    if files is not None and files.config is not None:  # --model: the release's own auto_map must load the same class
+        shipped = {k: v.split("--", 1)[-1] for k, v in (files.config.get("auto_map") or {}).items()}
+        evidence["official_auto_map"] = shipped
+        for auto in ("AutoModelForCausalLM", "AutoModel", "AutoConfig"):
+            if auto in rc.auto_map and shipped.get(auto) != rc.auto_map[auto]:
+                problems.append(f"config.json auto_map.{auto} is {shipped.get(auto)!r}, entry says {rc.auto_map[auto]!r}")
+    cites = f"{rc.modeling_file} cited" if own_file else f"vendor code cited ({rc.modeling_file} itself is not)"
+    return Outcome(not problems, "; ".join(problems) or
+                   f"{arch.model_class}: layout and LoRA presets consistent, {cites}", evidence)

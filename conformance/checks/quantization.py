@@ -23,6 +23,7 @@ def layout(ctx: Context) -> Outcome:
     facts = ctx.family.quantization
     if "bnb-4bit" not in facts.on_the_fly and not facts.not_quantized:
         raise NotApplicable("no bnb-4bit in quantization.on_the_fly and no `not_quantized` facts to check")
+    ctx.require_class()
     import transformers
 
     from dayzero.sdk.quantize import bnb_config, quantized_layout

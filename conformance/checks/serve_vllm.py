@@ -352,6 +352,7 @@ def _gap(a: dict[int, float], b: dict[int, float] | list[float]) -> float:
 def vllm_serve(ctx: Context) -> Outcome:
     if ctx.family.serving.vllm_architecture is None:
         raise NotApplicable("serving.vllm_architecture is null (vLLM has no implementation)")
+    ctx.require_class()  # the vLLM-sized tiny instance is the real class
     python = _python()
     from transformers import AutoTokenizer
 

@@ -50,6 +50,8 @@ def sdk_run(ctx: Context, kind: str) -> Any:
     """Run (once per context) the smoke recipe ``kind`` quietly; its result is cached for later checks."""
     from dayzero.sdk.runner import run
 
+    ctx.require_class()
+
     def go() -> Any:
         sink = io.StringIO()
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):

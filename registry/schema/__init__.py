@@ -1,6 +1,6 @@
 """Typed schema of the registry (pydantic v2). `Field(description=...)` is the one source of docs."""
 
-from .architecture import Architecture, Attention, LoraPresets, Mlp, Moe
+from .architecture import Architecture, Attention, LoraPresets, Mlp, Moe, RemoteCode
 from .deploy import Export, LoraServing, Quantization, Requirement, Serving
 from .family import Conformance, Family
 from .identity import Evidence, Status
@@ -47,6 +47,7 @@ __all__ = [
     "Quantization",
     "Reasoning",
     "ReasoningMode",
+    "RemoteCode",
     "Requirement",
     "Rule",
     "RulesFile",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
 from .common import ModulePath, Strict
 
@@ -88,6 +89,43 @@ class LoraPresets(Strict):
     )
 
 
+class RemoteCode(Strict):
+    """The architecture is the vendor's own modeling file (`auto_map` in config.json), not a transformers class.
+
+    Such a family's module layout and LoRA targets cannot be walked from a class dayzero can import: they are
+    data read from the vendor's modeling file (cited in `verified_against` with kind `vendor-code`). Nothing
+    builds a tiny instance of it, so the checks that walk the real class report "not run", and loading it needs
+    `model.trust_remote_code: true`, asked for by name in the recipe (rule X002), never turned on by dayzero.
+    """
+
+    auto_map: dict[str, str] = Field(
+        description="config.json's `auto_map` as the release ships it: auto class -> `module.Class` "
+        "(`modeling_chatglm.ChatGLMForConditionalGeneration`); must name `AutoModelForCausalLM` or `AutoModel`."
+    )
+    modeling_file: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.py$", description="The vendor's modeling file, e.g. `modeling_chatglm.py`."
+    )
+    tokenizer_class: str | None = Field(
+        default=None,
+        description="`tokenizer_config.auto_map.AutoTokenizer` where the tokenizer is remote code too "
+        "(`tokenization_chatglm.ChatGLMTokenizer`); None: the release ships a tokenizer transformers loads.",
+    )
+
+    @field_validator("auto_map")
+    @classmethod
+    def _module_dot_class(cls, value: dict[str, str]) -> dict[str, str]:
+        for auto, target in value.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*", target):
+                raise ValueError(f"auto_map.{auto} must be `module.Class`, got {target!r}")
+        if not ({"AutoModelForCausalLM", "AutoModel"} & set(value)):
+            raise ValueError("auto_map names neither AutoModelForCausalLM nor AutoModel: nothing loads a causal LM")
+        return value
+
+    def causal_lm(self) -> str:
+        """`module.Class` that `AutoModelForCausalLM.from_pretrained(..., trust_remote_code=True)` instantiates."""
+        return self.auto_map.get("AutoModelForCausalLM") or self.auto_map["AutoModel"]
+
+
 class Architecture(Strict):
     model_class: str = Field(alias="class", description="transformers class name, e.g. `Qwen2ForCausalLM`.")
     model_type: str = Field(description="`config.model_type` of the tiny instance.")
@@ -110,6 +148,11 @@ class Architecture(Strict):
         default_factory=dict,
         description="Config overrides for the tiny random instance (hidden ~64, 2 layers); ids set explicitly.",
     )
+    remote_code: RemoteCode | None = Field(
+        default=None,
+        description="Set when the class is the vendor's code (`auto_map`), not transformers': `class` is then the "
+        "vendor's class name and the layout below is data from its modeling file; no tiny instance exists.",
+    )
 
     @model_validator(mode="after")
     def _layers_has_placeholder(self) -> Architecture:
@@ -117,7 +160,26 @@ class Architecture(Strict):
             raise ValueError(f"`layers` must contain the `{{}}` layer placeholder, got {self.layers!r}")
         if self.mlp is None and self.moe is None:
             raise ValueError("an architecture needs `mlp`, `moe` or both")
+        if self.remote_code is not None:
+            named = self.remote_code.causal_lm().rsplit(".", 1)[1]
+            if named != self.model_class:
+                raise ValueError(f"`class` is {self.model_class!r} but remote_code.auto_map loads {named!r}")
+            if self.tiny:
+                raise ValueError("a remote-code architecture has no tiny instance: `tiny` must be empty")
         return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_remote_code(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Every transformers-class family dumps (and so hashes and reports) exactly as before the field existed.
+        data = handler(self)
+        if data.get("remote_code") is None:
+            data.pop("remote_code", None)
+        return data
+
+    @property
+    def is_remote_code(self) -> bool:
+        """True when the class is the vendor's `auto_map` code: nothing in dayzero can build or walk it."""
+        return self.remote_code is not None
 
     def layer_module_paths(self) -> list[str]:
         """Every Linear-layer path this entry names, relative to a decoder layer."""

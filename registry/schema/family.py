@@ -67,6 +67,20 @@ class Family(Strict):
                 raise ValueError(f"vision tokens {missing} must be listed under `tokenizer.special`")
         return self
 
+    @model_validator(mode="after")
+    def _remote_code_has_provenance(self) -> Family:
+        # A remote-code layout is not walked from a class: its only backing is the vendor's file, cited by commit.
+        if self.architecture.remote_code is None:
+            return self
+        cited = [e for e in self.verified_against if e.kind == "vendor-code" and (not e.facts or "architecture" in e.facts)]
+        if not cited:
+            raise ValueError("a remote-code architecture needs a `vendor-code` entry in verified_against "
+                             "(the vendor's modeling file, owner/repo@commit:path) covering `architecture`")
+        if self.status == "supported":
+            raise ValueError("a remote-code family cannot be `supported`: its architecture, train and export checks "
+                             "do not run (they need trust_remote_code and the vendor's modeling file)")
+        return self
+
     @model_serializer(mode="wrap")
     def _omit_absent_vision(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # A text family dumps (and so hashes, exports and reports) exactly as before the `vision` section existed.
