@@ -66,7 +66,7 @@ def render_family_page(registry: Any, family_id: str, report: dict[str, Any] | N
         f"<tr><th>revision</th><td>{fam.revision}</td></tr>",
         f"<tr><th>registry</th><td>{esc(registry.version)}</td></tr>",
         f"<tr><th>chat format</th><td>{esc(fam.template.format)}</td></tr>",
-        f"<tr><th>class</th><td><code>{esc(fam.architecture.model_class)}</code></td></tr>",
+        f"<tr><th>class</th><td><code>{esc(fam.architecture.model_class)}</code>{_remote_code(fam)}</td></tr>",
         "</tbody></table>",
         *_checkpoints(fam),
         *_report(
@@ -86,6 +86,17 @@ def render_family_page(registry: Any, family_id: str, report: dict[str, Any] | N
         + "\n".join(parts)
         + "\n</body></html>\n"
     )
+
+
+def _remote_code(fam: Any) -> str:
+    """What a remote-code family's page must say next to its class: whose code it is and what was not checked."""
+    rc = fam.architecture.remote_code
+    if rc is None:
+        return ""
+    return (f' <span id="remote-code">remote code: the vendor\'s <code>{html.escape(rc.modeling_file)}</code> '
+            "(config.json <code>auto_map</code>); needs <code>model.trust_remote_code: true</code>. Not run: the "
+            "tiny-instance architecture, train, export and serve checks; the layout is data from the vendor's file "
+            "(see verified_against).</span>")
 
 
 def _checkpoints(fam: Any) -> list[str]:

@@ -47,6 +47,16 @@ def _load(report_dir: Path, fid: str) -> dict[str, Any] | None:
         return None
 
 
+def _remote_code_mark(fam: Any) -> str:
+    """A remote-code family is marked in the matrix: its class checks do not run, so it can never be `supported`."""
+    rc = fam.architecture.remote_code
+    if rc is None:
+        return ""
+    tip = html.escape(f"{fam.architecture.model_class} is the vendor's remote code ({rc.modeling_file}): the "
+                      "architecture, train, export and serve checks are not run; needs model.trust_remote_code", quote=True)
+    return f' <span class="remote-code" title="{tip}">(remote code)</span>'
+
+
 def render_matrix(registry: Any, report_dir: Path) -> str:
     """The HTML page for every family of ``registry`` and the reports in ``report_dir``."""
     from .report import family_sha256
@@ -70,7 +80,7 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
         hub_ids = [c.hf for c in fam.checkpoints] + [c.modelscope for c in fam.checkpoints if c.modelscope]
         cells = [f'<td class="family"><a href="{html.escape(page_name(fid))}">{html.escape(fid)}</a></td>',
                  f'<td class="{status_cls}">{html.escape(str(fam.status))}</td>',
-                 f"<td>{html.escape(modality(fam))}</td>",
+                 f"<td>{html.escape(modality(fam))}{_remote_code_mark(fam)}</td>",
                  f'<td title="{html.escape(chr(10).join(hub_ids), quote=True)}">{len(fam.checkpoints)}</td>']
         if rep is None:
             cells.append(f'<td colspan="{len(check_ids) + 1}">no report</td>')

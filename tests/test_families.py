@@ -32,10 +32,16 @@ def test_at_least_sixteen_families_load_and_validate() -> None:
     assert expected <= set(REG.families)
 
 
+# Classes every claimant of which names its `when`: an older release shares the class with another vocabulary
+# (Baichuan 1: 64000, ChatGLM-6B: 130528) and would otherwise be matched silently with the wrong template; its
+# config is refused (and drafted unverified) instead.
+NO_DEFAULT = {"BaichuanForCausalLM", "ChatGLMModel", "ChatGLMForConditionalGeneration"}
+
+
 def test_every_architecture_has_exactly_one_default_family() -> None:
     defaults = Counter(a for f in REG.families.values() if not f.match.when for a in f.match.architectures)
     claimed = {a for f in REG.families.values() for a in f.match.architectures}
-    assert {a: defaults[a] for a in claimed} == dict.fromkeys(claimed, 1)
+    assert {a: defaults[a] for a in claimed} == {a: 0 if a in NO_DEFAULT else 1 for a in claimed}
 
 
 @pytest.mark.parametrize("family_id", FAMILIES)

@@ -210,7 +210,7 @@ def test_chatglm3_and_glm4_are_told_apart_by_their_padded_vocabulary(
     """Same class and model_type (ChatGLMModel / chatglm): `when: config.padded_vocab_size` decides."""
     assert registry.resolve(CONFIGS["chatglm3"]).family.id == "chatglm3"
     assert registry.resolve(CONFIGS["glm4-chat-remote"]).family.id == "glm4-chat-remote"
-    other = {**CONFIGS["chatglm3"], "padded_vocab_size": 130528}  # ChatGLM-6B (first generation)'s vocabulary
+    other = {**CONFIGS["chatglm3"], "padded_vocab_size": 130528}  # a vocabulary neither release has
     with pytest.raises(RegistryError, match="none of their `when` conditions hold"):
         registry.resolve(other)
 
