@@ -411,3 +411,17 @@ def test_transformers_families_dump_without_the_new_field() -> None:
     """Backwards compatible: a family without remote code hashes as before (no `remote_code: null` in its dump)."""
     assert "remote_code" not in _dump("qwen2")["architecture"]
     assert "remote_code" in _dump("chatglm3")["architecture"]
+
+
+def test_the_matrix_and_family_pages_mark_remote_code() -> None:
+    from dayzero.conformance.family_page import render_family_page
+    from dayzero.conformance.matrix import render_matrix
+    from dayzero.conformance.report import default_report_dir
+
+    reg = registry.default()
+    page = render_matrix(reg, default_report_dir())
+    row = page.split('<tr id="chatglm3"', 1)[1].split("</tr>", 1)[0]
+    assert "(remote code)" in row and "modeling_chatglm.py" in row
+    assert "(remote code)" not in page.split('<tr id="qwen2"', 1)[1].split("</tr>", 1)[0]
+    family_page = render_family_page(reg, "internlm2", None)
+    assert 'id="remote-code"' in family_page and "trust_remote_code" in family_page
