@@ -425,3 +425,17 @@ def test_the_matrix_and_family_pages_mark_remote_code() -> None:
     assert "(remote code)" not in page.split('<tr id="qwen2"', 1)[1].split("</tr>", 1)[0]
     family_page = render_family_page(reg, "internlm2", None)
     assert 'id="remote-code"' in family_page and "trust_remote_code" in family_page
+
+
+def test_internlm2_renders_the_huggingface_js_expected_case(reference_dir: Path) -> None:
+    """huggingface.js's internlm2-chat-7b case (a later template revision: it adds eos after a final answer, which
+    this case does not reach): our render equals its expected string."""
+    doc = json.loads(
+        (reference_dir / "huggingface.js" / "jinja-e2e-expected.json").read_text(encoding="utf-8")
+    )
+    case = next(c for c in doc["cases"] if c["name"] == "internlm/internlm2-chat-7b")
+    data = case["data"]
+    text = ChatTemplate.for_family(registry.get("internlm2")).render(
+        data["messages"], add_generation_prompt=data["add_generation_prompt"]
+    )
+    assert text == case["target"]
