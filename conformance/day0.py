@@ -486,6 +486,18 @@ def borrowed_template(registry: Any, source: str, bos: str, eos: str) -> tuple[s
     return None
 
 
+def _remote_code_hint(reg: Any, cfg: dict[str, Any], exc: NotSupportedError) -> NotSupportedError:
+    """day0 drafts only transformers classes; where a hand-written remote-code family claims the release, say which."""
+    archs, model_type = set(cfg.get("architectures") or []), cfg.get("model_type")
+    claim = sorted(f.id for f in reg.families.values() if f.architecture.remote_code is not None
+                   and (archs & set(f.match.architectures) or model_type in f.match.model_types))
+    if not claim:
+        return exc
+    return NotSupportedError(f"{exc.message}; the registry covers this class as remote-code famil"
+                             f"{'y' if len(claim) == 1 else 'ies'} {', '.join(claim)}",
+                             where=exc.where, hint="use that family (`model.trust_remote_code: true` in the recipe)")
+
+
 def draft(config: Path, tokenizer_config: Path, family_id: str, generation_config: Path | None = None,
           registry: Any = None) -> tuple[dict[str, Any], dict[str, Any] | None, OfficialFiles]:
     """The family entry (and a new format, if needed) as plain data, plus the release files read."""
@@ -505,7 +517,10 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
                                where=Where(file=str(tokenizer_config), field="chat_template"))
     probed = probe_format(files.chat_template, bos_token=files.token("bos_token") or "",
                           eos_token=files.token("eos_token") or "")
-    arch = walk_architecture(cfg)
+    try:
+        arch = walk_architecture(cfg)
+    except NotSupportedError as exc:
+        raise _remote_code_hint(reg, cfg, exc) from None
     tok, kind_guessed = _tokenizer_section(files, probed, cfg)
     arch["tiny"].update(tiny_token_ids(tok))
     borrowed = borrowed_template(reg, files.chat_template, files.token("bos_token") or "", tok["eos"])

@@ -92,7 +92,8 @@ def test_day0_refuses_remote_code_only_releases(
     reference_dir: Path, tmp_path: Path, hub_id: str, arch: str, model_type: str
 ) -> None:
     """No transformers class (the vendor ships it as `auto_map` code): day0 says so instead of drafting a
-    made-up architecture; the registry has no entry for these releases (see the CHANGELOG)."""
+    made-up architecture, and names the hand-written remote-code family that covers the release
+    (tests/test_remote_code_families.py)."""
     from dayzero.conformance.day0 import draft
     from dayzero.conformance.release_files import openvino_entry, write_release
     from dayzero.errors import NotSupportedError
@@ -102,5 +103,6 @@ def test_day0_refuses_remote_code_only_releases(
         config={"architectures": [arch], "model_type": model_type},
         tokens=openvino_entry(reference_dir, hub_id),
     )
-    with pytest.raises(NotSupportedError, match=f"no class '{arch}'.*trust_remote_code"):
+    family = {"ChatGLMModel": "chatglm3", "InternLM2ForCausalLM": "internlm2", "ExaoneForCausalLM": "exaone3.5"}[arch]
+    with pytest.raises(NotSupportedError, match=f"no class '{arch}'.*remote-code famil.*{family}"):
         draft(folder / "config.json", folder / "tokenizer_config.json", "remote")
