@@ -452,15 +452,28 @@ def _generation_eos(files: OfficialFiles, tokenizer: dict[str, Any]) -> list[str
     return list(dict.fromkeys([*names, *tokenizer["end_of_turn"]]))
 
 
+_OPTIONAL_SLOTS = ("prefix", "final_eos", "system_preamble", "system_always", "end_of_turn_in_slot", "date_format",
+                   "fixed_date")
+
+
 def _format_id(registry: Any, probed: ProbedFormat, family_id: str) -> tuple[str, dict[str, Any] | None]:
     """An existing format with the probed slots, or a new one named after the family."""
+    from dayzero.registry.schema import ChatFormat
+
     slots = probed.slots()
+    # slots the probe writes only when the template has them: an existing format must not have them either
+    # (GLM-Edge's template has GLM-4's turns without the `[gMASK]<sop>` prefix of format glm4)
+    optional = {k: ChatFormat.model_fields[k].default for k in _OPTIONAL_SLOTS}
     for fid, fmt in sorted(registry.formats.items()):
         data = fmt.model_dump(mode="json")
-        if all(data.get(k) == v for k, v in slots.items()) and data.get("system") == slots.get("system"):
+        if (all(data.get(k) == v for k, v in slots.items()) and data.get("system") == slots.get("system")
+                and all(data.get(k) == slots.get(k, default) for k, default in optional.items())):
             return fid, None
-    return family_id, {"id": family_id, "description": f"drafted by dayzero day0 from {family_id}'s template",
-                       **slots}
+    fmt_id = family_id  # a new format is named after the family, never after a format that exists (DeepSeek-R1's)
+    n = 2
+    while fmt_id in registry.formats:
+        fmt_id, n = f"{family_id}-{n}", n + 1
+    return fmt_id, {"id": fmt_id, "description": f"drafted by dayzero day0 from {family_id}'s template", **slots}
 
 
 def borrowed_template(registry: Any, source: str, bos: str, eos: str) -> tuple[str, dict[str, Any]] | None:
@@ -528,6 +541,7 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
         fmt_id, new_format = borrowed[1]["format"], None
     else:
         fmt_id, new_format = _format_id(reg, probed, family_id)
+        _require_end_of_turn(new_format, files)
     arch_name = cfg["architectures"][0]
     known_vllm = {f.serving.vllm_architecture for f in reg.families.values()}
     packed = {}
@@ -539,7 +553,7 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
     # the release's model_type, and transformers' own when the release names a remote-code one (Kimi-K2, Hunyuan)
     match: dict[str, Any] = {"architectures": [arch_name],
                              "model_types": list(dict.fromkeys([cfg["model_type"], arch["model_type"]]))}
-    when = discriminator(reg, cfg, tok)
+    when = discriminator(reg, cfg, tok, files)
     if when:
         match["when"] = when
     template: dict[str, Any] = {"format": fmt_id}
@@ -578,14 +592,42 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
     return family, new_format, files
 
 
-def discriminator(registry: Any, config: dict[str, Any], tokenizer: dict[str, Any]) -> dict[str, Any]:
+def _require_end_of_turn(new_format: dict[str, Any] | None, files: OfficialFiles) -> None:
+    """Refuse, naming the cause, a template that ends an answer on no token at all (SOLAR-Instruct's
+    `'### Assistant:\n' + content`, Granite-Code's `'Answer:\n' + content + '\n\n'`): trained on it, a model
+    never learns to stop, and a chat format cannot hold it (the registry would refuse the draft's format)."""
+    if new_format is None or new_format.get("end_of_turn_in_slot") is False:
+        return
+    slot, eot = new_format.get("assistant") or "", new_format.get("end_of_turn") or ""
+    after = slot.split("{content}", 1)[-1]
+    if eot and eot not in after:
+        raise NotSupportedError(
+            f"the chat template writes no end of turn after an answer (after the content: {after!r}; "
+            f"eos {eot!r} is never written), so a model trained on it never learns to stop",
+            where=Where(file=files.source, field="chat_template"),
+            hint="no family can be drafted from this template; list the release with the reason",
+        )
+
+
+def discriminator(
+    registry: Any, config: dict[str, Any], tokenizer: dict[str, Any], files: OfficialFiles | None = None
+) -> dict[str, Any]:
     """`match.when` for a release whose class other families claim too; empty when none does.
 
     A remote-code model_type the class's families do not list (Kimi-K2's `kimi_k2` on DeepseekV3ForCausalLM)
     tells it apart by itself. Otherwise bos and eos (the last round's review added both by hand to every such
     draft), and the vocabulary size only when a family sharing the class and the tokens is told apart by
     its vocabulary (R1-Distill-Llama, 128256: DeepSeek-LLM has its bos and eos).
+
+    With the release's `files`, two more rules the reviews applied by hand (SOLAR, TinyLlama, Granite-Code,
+    H2O-Danube2, GLM-Edge): a family sharing the class whose own `when` holds for the release too (SmolLM2's
+    vocabulary 49152 for Granite-Code) has its conditions copied, so the draft refines it instead of tying with
+    it; and where a family sharing the class still has the same bos, eos (and vocabulary), the tokens tell
+    nothing apart (Llama 2 and SOLAR both end on `</s>`), so the release's own chat template is the condition,
+    byte for byte, as for QwQ and Zephyr.
     """
+    from dayzero.registry.matching import _lookup
+
     arch, model_type = config["architectures"][0], config.get("model_type")
     sharing = [f for f in registry.families.values() if arch in f.match.architectures]
     if not sharing:
@@ -595,11 +637,23 @@ def discriminator(registry: Any, config: dict[str, Any], tokenizer: dict[str, An
     when: dict[str, Any] = {"tokenizer_config.eos_token": tokenizer["eos"]}
     if tokenizer["bos"]:
         when = {"tokenizer_config.bos_token": tokenizer["bos"], **when}
-    by_vocab = any(f.tokenizer.bos == tokenizer["bos"] and f.tokenizer.eos == tokenizer["eos"]
-                   and "config.vocab_size" in f.match.when for f in sharing)
-    if by_vocab and isinstance(config.get("vocab_size"), int):
+    same_tokens = [f for f in sharing if f.tokenizer.bos == tokenizer["bos"] and f.tokenizer.eos == tokenizer["eos"]]
+    by_vocab = any("config.vocab_size" in f.match.when for f in same_tokens)
+    vocab = config.get("vocab_size")
+    if by_vocab and isinstance(vocab, int):
         # only then: sizes of one family often differ in vocabulary (R1-Distill-Qwen 1.5B 151936, 32B 152064)
-        when["config.vocab_size"] = config["vocab_size"]
+        when["config.vocab_size"] = vocab
+    if files is None:
+        return when
+    docs = {"config": config, "tokenizer_config": files.tokenizer_config or {}}
+    for f in sharing:  # another family's `when` that holds here too: refine it rather than tie with it
+        if f.match.when and all(_lookup(docs, k) == v for k, v in f.match.when.items()):
+            when.update({k: v for k, v in f.match.when.items() if k not in when})
+    template = (files.tokenizer_config or {}).get("chat_template")  # a string: what `when` can compare
+    if "tokenizer_config.chat_template" not in when and isinstance(template, str) and any(
+        "config.vocab_size" not in when or f.tokenizer.vocab_size in (None, vocab) for f in same_tokens
+    ):
+        when["tokenizer_config.chat_template"] = template
     return when
 
 

@@ -233,7 +233,8 @@ RELEASES: dict[str, Release] = {
         ),
         template="openvino:ibm-granite/granite-3.0-1b-a400m-instruct",
         config={"architectures": ["GraniteMoeForCausalLM"], "model_type": "granitemoe"},
-        note="3.1's MoE row has another template (a date header): a checkpoint of its own family, not added",
+        note="3.1's MoE row has another template (a dated default system): added in round 4 as a checkpoint "
+        "whose `overrides.default_system` writes it",
     ),
     "falcon": Release(
         hub="tiiuae/falcon-7b-instruct",
@@ -260,6 +261,132 @@ RELEASES: dict[str, Release] = {
         config={"architectures": ["MistralForCausalLM"], "model_type": "mistral"},
         add_bos_token=True,
         note="a Mistral-7B fine-tune with its own turn format and end of turn <|end_of_turn|>",
+    ),
+    # Round 4 (issue 12): releases with a transformers class and their template in openvino.genai's table.
+    "dbrx": Release(
+        hub="databricks/dbrx-instruct",
+        checkpoints=({"hf": "databricks/dbrx-instruct", "size": "132B-A36B", "kind": "instruct"},),
+        template="openvino:databricks/dbrx-instruct",
+        config={"architectures": ["DbrxForCausalLM"], "model_type": "dbrx"},
+        note="ChatML turns with a long default system prompt; bos = eos = unk = <|endoftext|>, pad <|pad|>; NO FAMILY: "
+        "its experts are 2-D parameters (`ffn.experts.mlp.w1/v1/w2`, n_experts x ffn_hidden rows), which day0's expert "
+        "walk (3-D parameters) does not find, so the draft has neither `mlp` nor `moe` and the registry refuses it",
+    ),
+    "stablelm-zephyr": Release(
+        hub="stabilityai/stablelm-zephyr-3b",
+        checkpoints=({"hf": "stabilityai/stablelm-zephyr-3b", "size": "3B", "kind": "instruct"},),
+        template="openvino:stabilityai/stablelm-zephyr-3b",
+        config={"architectures": ["StableLmForCausalLM"], "model_type": "stablelm"},
+        note="Zephyr's turn markers on StableLM, every turn ended by <|endoftext|>",
+    ),
+    "gpt-sw3": Release(
+        hub="AI-Sweden-Models/gpt-sw3-356m-instruct",
+        checkpoints=({"hf": "AI-Sweden-Models/gpt-sw3-356m-instruct", "size": "356M", "kind": "instruct"},),
+        template="openvino:AI-Sweden-Models/gpt-sw3-356m-instruct",
+        config={"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"},
+        note="a GPT-2 class with a sentencepiece vocabulary; NO FAMILY: turns `User: ...<s>Bot: ...<s>` end on bos "
+        "<s>, never on eos <|endoftext|> (day0 refuses: no end of turn after an answer)",
+    ),
+    "glm-edge": Release(
+        hub="THUDM/glm-edge-4b-chat",
+        checkpoints=(
+            {
+                "hf": "THUDM/glm-edge-4b-chat",
+                "modelscope": "ZhipuAI/glm-edge-4b-chat",
+                "size": "4B",
+                "kind": "instruct",
+            },
+        ),
+        template="openvino:THUDM/glm-edge-4b-chat",
+        config={"architectures": ["GlmForCausalLM"], "model_type": "glm"},
+        note="GlmForCausalLM as glm4-chat, with GLM-4's tokens but no [gMASK]<sop> prefix and no tools",
+    ),
+    "h2o-danube2": Release(
+        hub="h2oai/h2o-danube2-1.8b-chat",
+        checkpoints=({"hf": "h2oai/h2o-danube2-1.8b-chat", "size": "1.8B", "kind": "instruct"},),
+        template="openvino:h2oai/h2o-danube2-1.8b-chat",
+        config={"architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": 32000},
+        add_bos_token=True,
+        note="vocab 32000: the Mistral v0.1 sentencepiece vocabulary the model card names (not in the reference data)",
+    ),
+    "solar": Release(
+        hub="upstage/SOLAR-10.7B-Instruct-v1.0",
+        checkpoints=({"hf": "upstage/SOLAR-10.7B-Instruct-v1.0", "size": "10.7B", "kind": "instruct"},),
+        template="openvino:upstage/SOLAR-10.7B-Instruct-v1.0",
+        config={"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000},
+        add_bos_token=True,
+        note="a depth-upscaled Llama-architecture model; vocab 32000 as the model card's Mistral-7B initialisation "
+        "(not in the reference data); NO FAMILY: its template writes no end of turn after an answer "
+        "(`'### Assistant:\\n' + content`, then the next `### User:`), which a chat format cannot express (the "
+        "registry refuses the drafted format: slot `assistant` must hold end_of_turn '</s>')",
+    ),
+    "granite-code": Release(
+        hub="ibm-granite/granite-8b-code-instruct",
+        checkpoints=({"hf": "ibm-granite/granite-8b-code-instruct", "size": "8B", "kind": "instruct"},),
+        template="openvino:ibm-granite/granite-8b-code-instruct",
+        config={"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 49152},
+        note="vocab 49152: the StarCoder vocabulary Granite Code reuses (the model card; not in the reference "
+        "data); NO FAMILY: its template ends an answer on `\\n\\n`, never on eos <|endoftext|> (day0 refuses it)",
+    ),
+    "tinyllama": Release(
+        hub="TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+        checkpoints=({"hf": "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "size": "1.1B", "kind": "instruct"},),
+        template="openvino:TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+        config={"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 32000},
+        add_bos_token=True,
+        note="Zephyr's template on a Llama-architecture model with Llama 2's tokenizer (vocab 32000, the model "
+        "card); the same bos/eos and vocabulary as Llama 2, told apart by its template",
+    ),
+    "deepseek-r1": Release(
+        hub="deepseek-ai/DeepSeek-R1",
+        checkpoints=(
+            {
+                "hf": "deepseek-ai/DeepSeek-R1",
+                "modelscope": "deepseek-ai/DeepSeek-R1",
+                "size": "671B-A37B",
+                "kind": "reasoning",
+            },
+        ),
+        template="openvino:deepseek-ai/DeepSeek-R1",
+        config={
+            "architectures": ["DeepseekV3ForCausalLM"],
+            "model_type": "deepseek_v3",
+            "vocab_size": 129280,
+        },
+        add_bos_token=True,
+        note="DeepSeek-V3's class and tokens with the R1 template (always reasons); vocab 129280 as deepseek-v3's",
+    ),
+    "mistral-v0.1": Release(
+        hub="mistralai/Mistral-7B-Instruct-v0.1",
+        checkpoints=(
+            {
+                "hf": "mistralai/Mistral-7B-Instruct-v0.1",
+                "modelscope": None,
+                "size": "7B",
+                "kind": "instruct",
+            },
+        ),
+        template="openvino:mistralai/Mistral-7B-Instruct-v0.1",
+        config={"architectures": ["MistralForCausalLM"], "model_type": "mistral", "vocab_size": 32000},
+        add_bos_token=True,
+        note="v0.1's `[INST]` template (system text folded into the first question) on the 32000-token vocabulary "
+        "(the model card); the same bos/eos as mistral (v0.3) and zephyr, told apart by its template",
+    ),
+    "llama3-0": Release(
+        hub="meta-llama/Meta-Llama-3-8B-Instruct",
+        checkpoints=(
+            {
+                "hf": "meta-llama/Meta-Llama-3-8B-Instruct",
+                "modelscope": None,
+                "size": "8B",
+                "kind": "instruct",
+            },
+        ),
+        template="openvino:meta-llama/Meta-Llama-3-8B-Instruct",
+        config={"architectures": ["LlamaForCausalLM"], "model_type": "llama", "vocab_size": 128256},
+        add_bos_token=True,
+        note="Llama 3.0: 3.1's class, vocabulary and tokens, a template without the date header and tools, and no "
+        "pad (id 128004 is a reserved token); vocab 128256 as llama3's (llama.cpp's llama-bpe vectors)",
     ),
 }
 

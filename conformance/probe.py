@@ -115,11 +115,22 @@ def probe_format(source: str, *, bos_token: str = "", eos_token: str = "") -> Pr
         assistant_tail = _strip_suffix(assistant_tail_user_head, user_head, "the assistant turn's end")
     if not before_user.endswith(user_head):
         raise NotSupportedError(f"probing the user turn: {before_user!r} does not end with {user_head!r}")
+    reasoning = _probe_reasoning(source, gen_prompt, prompt_only)
+    opened = reasoning.get("on_prompt")
+    if opened and gen_prompt.endswith(opened) and not user_tail_assistant_head.endswith(gen_prompt):
+        # the prompt opens a reasoning block a written answer does not have (DeepSeek-R1: `<｜Assistant｜><think>\n`):
+        # that part is the reasoning section's `on_prompt`, the rest the answer's head (not doubled into the user turn)
+        gen_prompt = gen_prompt[: -len(opened)]
     assistant_head = gen_prompt if user_tail_assistant_head.endswith(gen_prompt) else ""
     at = user_tail_assistant_head.rfind(gen_prompt) if gen_prompt else -1
     if not assistant_head and at >= 0 and not user_tail_assistant_head[at + len(gen_prompt):].strip():
         # DeepSeek-LLM / V2: the prompt is `Assistant:`, a written answer `Assistant: ` (one more space)
         assistant_head = user_tail_assistant_head[at:]
+    last_tail = no_prompt[no_prompt.rindex(U1) + len(U1):] if U1 in no_prompt else ""
+    if not assistant_head and not gen_prompt and last_tail and user_tail_assistant_head.startswith(last_tail):
+        # no generation prompt, but a written answer starts with more than the last question ends with (Mistral
+        # v0.1: ` [/INST]` ends the prompt, ` [/INST] ` precedes an answer): that space is the answer's head
+        assistant_head = user_tail_assistant_head[len(last_tail):]
     user_tail = _strip_suffix(user_tail_assistant_head, assistant_head, "the user turn's end")
     preamble = before_user[: len(before_user) - len(user_head)]  # default system turn, if any
     end_of_turn = _first_special(assistant_tail) or assistant_tail.strip() or eos_token
@@ -139,7 +150,7 @@ def probe_format(source: str, *, bos_token: str = "", eos_token: str = "") -> Pr
         if probed.fold is not None:
             probed.fold = probed.fold.removeprefix(preamble)
     probed.specials = sorted(set(_SPECIAL.findall(source)) | set(_SPECIAL.findall(four)))
-    probed.reasoning = _probe_reasoning(source, gen_prompt, prompt_only)
+    probed.reasoning = reasoning
     return probed
 
 

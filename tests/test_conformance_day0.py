@@ -3,6 +3,7 @@ hand-made family entry (written independently from the same files by the familie
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_draft_validates_and_is_experimental(drafted) -> None:
     assert (out / "reports" / "r1-day0.json").is_file()
 
 
-def test_draft_agrees_with_hand_made_entry(drafted) -> None:
+def test_draft_agrees_with_hand_made_entry(drafted, reference_dir: Path) -> None:
     result, _ = drafted
     fam = Family.model_validate(yaml.safe_load(result.family_path.read_text(encoding="utf-8")))
     hand = registry.get("deepseek-r1-distill")
@@ -60,9 +61,14 @@ def test_draft_agrees_with_hand_made_entry(drafted) -> None:
     assert fam.template.reasoning.close == hand.template.reasoning.close
     assert fam.serving.vllm_architecture == hand.serving.vllm_architecture
     assert fam.serving.generation_eos == hand.serving.generation_eos
-    # day0 drafts bos and eos (what reviews added by hand); the hand entry names bos only
+    # day0 drafts bos and eos (what reviews added by hand); the hand entry names bos only. Drafted next to the
+    # bundled deepseek-r1-distill (the same class and tokens), the release's own template is named too: nothing
+    # else tells the two apart
     assert hand.match.when.items() <= fam.match.when.items()
-    assert set(fam.match.when) == {"tokenizer_config.bos_token", "tokenizer_config.eos_token"}
+    assert set(fam.match.when) == {"tokenizer_config.bos_token", "tokenizer_config.eos_token",
+                                   "tokenizer_config.chat_template"}
+    release = json.loads((reference_dir / "hf" / "DeepSeek-R1-Distill-Qwen-32B" / "tokenizer_config.json").read_text())
+    assert fam.match.when["tokenizer_config.chat_template"] == release["chat_template"]
 
 
 def test_draft_passes_conformance_on_a_tiny_instance(drafted) -> None:

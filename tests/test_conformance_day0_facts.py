@@ -3,6 +3,7 @@ the overlap warning, and reports written next to the draft."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,75 @@ def test_day0_writes_the_tiny_tokenizers_special_ids(reference_dir: Path, tmp_pa
     tiny = family["architecture"]["tiny"]
     assert (tiny["bos_token_id"], tiny["eos_token_id"], tiny["pad_token_id"]) == (None, 0, 1)
     assert _tiny_ids(family) == {k: tiny[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")}
+
+
+def _release(reference: Path, out: Path, hub_id: str, config: dict) -> Path:
+    from dayzero.conformance.release_files import openvino_entry, write_release
+
+    return write_release(out, config=config, tokens=openvino_entry(reference, hub_id))
+
+
+LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+
+
+def test_when_copies_a_sharing_familys_condition_that_holds_too(reference_dir: Path, tmp_path: Path) -> None:
+    """Granite-Code's row (LlamaForCausalLM, vocab 49152, bos = eos = <|endoftext|>) also meets smollm2's
+    `when` (vocab 49152): bos and eos alone would tie with it; with the vocabulary the draft refines it."""
+    from dayzero.conformance.day0 import discriminator
+
+    files = read_dir(_release(reference_dir, tmp_path / "g", "ibm-granite/granite-8b-code-instruct",
+                              {**LLAMA, "vocab_size": 49152}))
+    when = discriminator(registry.default(), files.config, {"bos": "<|endoftext|>", "eos": "<|endoftext|>"}, files)
+    assert when == {"tokenizer_config.bos_token": "<|endoftext|>", "tokenizer_config.eos_token": "<|endoftext|>",
+                    "config.vocab_size": 49152}
+
+
+def test_when_names_the_template_where_tokens_tell_nothing_apart(reference_dir: Path, tmp_path: Path) -> None:
+    """SOLAR-Instruct's row has Llama 2's bos, eos and vocabulary: only its own template, byte for byte, can
+    tell it apart. R1-Distill-Llama keeps the old rule: its vocabulary suffices (DeepSeek-LLM: 102400)."""
+    from dayzero.conformance.day0 import discriminator
+    from dayzero.conformance.release_files import openvino_entry
+
+    hub = "upstage/SOLAR-10.7B-Instruct-v1.0"
+    files = read_dir(_release(reference_dir, tmp_path / "s", hub, {**LLAMA, "vocab_size": 32000}))
+    when = discriminator(registry.default(), files.config, {"bos": "<s>", "eos": "</s>"}, files)
+    assert when == {"tokenizer_config.bos_token": "<s>", "tokenizer_config.eos_token": "</s>", "config.vocab_size": 32000,
+                    "tokenizer_config.chat_template": openvino_entry(reference_dir, hub)["chat_template"]}
+    from registry_helpers import scratch_registry
+
+    from dayzero.registry import store
+
+    root = scratch_registry(tmp_path)
+    (root / "deepseek-r1-distill-llama.yaml").unlink()  # drafted as on its release day, before its family
+    r1 = read_dir(r1_distill_llama_8b(reference_dir, tmp_path / "r1"))
+    tok = {"bos": r1.token("bos_token"), "eos": r1.token("eos_token")}
+    assert discriminator(store.load(root), r1.config, tok, r1) == {
+        "tokenizer_config.bos_token": "<｜begin▁of▁sentence｜>", "tokenizer_config.eos_token": "<｜end▁of▁sentence｜>",
+        "config.vocab_size": 128256}
+
+
+@pytest.mark.parametrize(("family_id", "after"), [("solar", ""), ("granite-code", "\n\n")])
+def test_day0_refuses_a_template_that_never_ends_an_answer(
+    reference_dir: Path, tmp_path: Path, family_id: str, after: str
+) -> None:
+    """SOLAR-Instruct writes `'### Assistant:\\n' + content`, Granite-Code `'Answer:\\n' + content + '\\n\\n'`:
+    no token ends an answer, so day0 names that instead of drafting a format the registry refuses."""
+    from dayzero.conformance.day0 import draft
+    from dayzero.conformance.day0_releases import assemble
+    from dayzero.errors import NotSupportedError
+
+    folder = assemble(reference_dir, family_id, tmp_path / family_id)
+    with pytest.raises(NotSupportedError, match=re.escape(f"no end of turn after an answer (after the content: {after!r}")):
+        draft(folder / "config.json", folder / "tokenizer_config.json", family_id)
+
+
+def test_a_format_is_reused_only_with_the_same_prefix(reference_dir: Path) -> None:
+    """GLM-Edge's row writes GLM-4's turns without format glm4's `[gMASK]<sop>` prefix: not format glm4."""
+    from dayzero.conformance.day0 import _format_id
+    from dayzero.conformance.probe import probe_format
+    from dayzero.conformance.release_files import openvino_entry
+
+    entry = openvino_entry(reference_dir, "THUDM/glm-edge-4b-chat")
+    probed = probe_format(entry["chat_template"], bos_token="", eos_token=entry["eos_token"])
+    assert probed.slots()["user"] == registry.formats()["glm4"].user and not probed.prefix
+    assert _format_id(registry.default(), probed, "glm-edge")[0] != "glm4"

@@ -35,3 +35,27 @@ def test_reasoning_is_read_from_the_template(reference_dir: Path) -> None:
     probed = probe_format(src, eos_token="<|im_end|>")
     assert probed.reasoning["mode"] == "hybrid" and probed.reasoning["switch"] == "enable_thinking"
     assert registry.get("qwen3").template.reasoning.switch == "enable_thinking"
+
+
+def _openvino(reference: Path, hub_id: str) -> dict:
+    from dayzero.conformance.release_files import openvino_entry
+
+    return openvino_entry(reference, hub_id)
+
+
+def test_a_prompt_that_opens_the_reasoning_block_is_not_doubled_into_the_user_turn(reference_dir: Path) -> None:
+    """DeepSeek-R1's prompt is `<｜Assistant｜><think>\\n`, a written answer `<｜Assistant｜>...`: the answer's head is
+    `<｜Assistant｜>` and `<think>\\n` the reasoning's `on_prompt`, as the hand-written format deepseek-r1 has them."""
+    entry = _openvino(reference_dir, "deepseek-ai/DeepSeek-R1")
+    probed = probe_format(entry["chat_template"], bos_token=entry["bos_token"], eos_token=entry["eos_token"])
+    fmt = registry.formats()["deepseek-r1"]
+    assert (probed.user, probed.assistant, probed.generation_prompt) == (fmt.user, fmt.assistant, fmt.generation_prompt)
+    assert probed.reasoning["on_prompt"] == registry.get("deepseek-r1-distill-llama").template.reasoning.on_prompt
+
+
+def test_an_answer_head_beyond_an_empty_generation_prompt(reference_dir: Path) -> None:
+    """Mistral-Instruct v0.1 ends the prompt on ` [/INST]` and writes an answer as `' ' + content + eos`
+    (read by hand from openvino.genai's row): the space belongs to the answer, not to the question."""
+    entry = _openvino(reference_dir, "mistralai/Mistral-7B-Instruct-v0.1")
+    probed = probe_format(entry["chat_template"], bos_token="<s>", eos_token="</s>")
+    assert (probed.user, probed.assistant, probed.generation_prompt) == (" [INST] {content} [/INST]", " {content}</s>", "")

@@ -50,7 +50,9 @@ def test_hub_ids_resolve(family_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("family_id", "shared_with"),
-    [("kimi-k2", "deepseek-v3"), ("deepseek-llm", "llama3"), ("openchat", "mistral")],
+    [("kimi-k2", "deepseek-v3"), ("deepseek-llm", "llama3"), ("openchat", "mistral"), ("tinyllama", "llama2"),
+     ("glm-edge", "glm4-chat"), ("h2o-danube2", "mistral"), ("llama3-0", "llama3"), ("deepseek-r1", "deepseek-v3"),
+     ("mistral-v0.1", "mistral")],
 )
 def test_a_release_sharing_a_class_is_warned_and_caught_without_its_family(
     reference_dir: Path, tmp_path: Path, family_id: str, shared_with: str
@@ -106,3 +108,91 @@ def test_day0_refuses_remote_code_only_releases(
     family = {"ChatGLMModel": "chatglm3", "InternLM2ForCausalLM": "internlm2", "ExaoneForCausalLM": "exaone3.5"}[arch]
     with pytest.raises(NotSupportedError, match=f"no class '{arch}'.*remote-code famil.*{family}"):
         draft(folder / "config.json", folder / "tokenizer_config.json", "remote")
+
+
+# Round 4: hub ids of openvino.genai's table added as checkpoints of an existing family. Each row's own template
+# and tokens must render and end as that checkpoint does (overrides included), with and without a system turn.
+TABLE_CHECKPOINTS = [
+    ("meta-llama/Meta-Llama-3.1-8B-Instruct", "llama3"),
+    ("Qwen/Qwen1.5-4B-Chat", "qwen2"),
+    ("CohereLabs/aya-23-8B", "command-r"),
+    ("CohereLabs/aya-23-35B", "command-r"),
+    ("CohereLabs/aya-expanse-8b", "command-r"),
+    ("ibm-granite/granite-3.1-3b-a800m-instruct", "granite3-moe"),
+    ("deepseek-ai/deepseek-math-7b-rl", "deepseek-llm"),
+    ("codellama/CodeLlama-34b-Instruct-hf", "llama2"),
+]
+CONVERSATION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello"},
+    {"role": "assistant", "content": "Hi there"},
+    {"role": "user", "content": "Who are you?"},
+]
+
+
+@pytest.mark.parametrize(("hub_id", "family_id"), TABLE_CHECKPOINTS)
+def test_table_rows_added_as_checkpoints_render_as_their_checkpoint(
+    reference_dir: Path, hub_id: str, family_id: str
+) -> None:
+    from dayzero.conformance.release_files import OPENVINO_TABLE, openvino_entry
+    from dayzero.sdk.templates import TEST_DATE, ChatTemplate
+    from dayzero.sdk.templates.parity import load_official
+
+    res = registry.resolve(hub_id)
+    assert (res.family.id, res.matched_by) == (family_id, "hub_id")
+    row = openvino_entry(reference_dir, hub_id)
+    fam, over = res.family, res.checkpoint.overrides
+    assert row["bos_token"] == fam.tokenizer.bos
+    assert row["eos_token"] in {over.eos or fam.tokenizer.eos, *fam.tokenizer.end_of_turn}
+    source = load_official(f"{OPENVINO_TABLE}#{hub_id}", reference_dir)  # the default of named templates
+    official = ChatTemplate.from_official(source, None, row["bos_token"] or "", row["eos_token"], date=TEST_DATE)
+    ours = ChatTemplate.for_family(fam, hub_id, date=TEST_DATE)
+    for conversation in (CONVERSATION, CONVERSATION[1:]):
+        for prompt in (True, False):
+            want = official.render(conversation, add_generation_prompt=prompt)
+            assert ours.render(conversation, add_generation_prompt=prompt) == want
+
+
+@pytest.mark.parametrize(
+    ("hub_id", "family_id"),
+    [("microsoft/Phi-3-medium-128k-instruct", "phi3"), ("Qwen/Qwen1.5-4B-Chat", "qwen2")],
+)
+def test_a_table_row_that_differs_from_the_family_default_is_not_silently_it(
+    reference_dir: Path, hub_id: str, family_id: str
+) -> None:
+    """Phi-3-medium-128k's row drops the system turn (phi3's format writes it): not added. Qwen1.5's default system
+    is not Qwen2.5's: only its checkpoint override renders it (without it, the render differs)."""
+    from dayzero.conformance.release_files import OPENVINO_TABLE, openvino_entry
+    from dayzero.sdk.templates import TEST_DATE, ChatTemplate
+    from dayzero.sdk.templates.parity import load_official
+
+    row = openvino_entry(reference_dir, hub_id)
+    source = load_official(f"{OPENVINO_TABLE}#{hub_id}", reference_dir)  # the default of named templates
+    official = ChatTemplate.from_official(source, None, row["bos_token"] or "", row["eos_token"], date=TEST_DATE)
+    ours = ChatTemplate.for_family(registry.get(family_id), date=TEST_DATE)
+    renders = [(ours.render(c, add_generation_prompt=True), official.render(c, add_generation_prompt=True))
+               for c in (CONVERSATION, CONVERSATION[1:])]
+    assert any(a != b for a, b in renders)
+
+
+@pytest.mark.parametrize(
+    "family_id", ["llama2", "llama3", "mistral", "zephyr", "glm4-chat", "deepseek-v3", "smollm2", "yi"]
+)
+def test_families_sharing_a_class_with_new_ones_still_claim_their_own_files(
+    reference_dir: Path, tmp_path: Path, family_id: str
+) -> None:
+    """A folder with the family's own class, vocabulary, tokens and official template (none for glm4-chat and
+    smollm2: the reference data has none) is still that family: the new `when`s name the new releases' own
+    templates, so they do not capture these."""
+    from dayzero.conformance.release_files import write_release
+    from dayzero.sdk.templates.parity import load_official
+
+    fam = registry.get(family_id)
+    config = {"architectures": [fam.architecture.model_class], "model_type": fam.architecture.model_type}
+    if fam.tokenizer.vocab_size:
+        config["vocab_size"] = fam.tokenizer.vocab_size
+    tokens = {"bos_token": fam.tokenizer.bos, "eos_token": fam.tokenizer.eos}
+    if fam.template.official:
+        tokens["chat_template"] = load_official(fam.template.official, reference_dir)
+    res = registry.resolve(write_release(tmp_path / family_id, config=config, tokens=tokens))
+    assert (res.family.id, res.matched_by) == (family_id, "config")

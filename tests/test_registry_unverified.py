@@ -171,8 +171,8 @@ def _recipe(tmp_path: Path, model: Path) -> dict:
 
 
 def test_unknown_local_model_trains_as_unverified(tmp_path: Path) -> None:
-    folder = _unknown_model(tmp_path, "StableLmForCausalLM", "stablelm")
-    assert not any("StableLmForCausalLM" in f.match.architectures for f in registry.families())
+    folder = _unknown_model(tmp_path, "ArceeForCausalLM", "arcee")
+    assert not any("ArceeForCausalLM" in f.match.architectures for f in registry.families())
     result = sdk.run(_recipe(tmp_path, folder))
     plan = result.plan
     assert plan.model.matched_by == "draft" and plan.model.unverified
@@ -182,12 +182,12 @@ def test_unknown_local_model_trains_as_unverified(tmp_path: Path) -> None:
     # drafted facts come from the model's own files and class
     assert plan.template.end_of_turn == ["<|im_end|>"]
     assert set(plan.adapter.target_modules) >= {"q_proj", "k_proj", "v_proj", "o_proj"}
-    assert plan.model.model_class == "StableLmForCausalLM"
+    assert plan.model.model_class == "ArceeForCausalLM"
     assert len(result.losses) >= 1 and all(loss == loss for loss in result.losses)
 
 
 def test_strict_refuses_an_unknown_model(tmp_path: Path) -> None:
-    folder = _unknown_model(tmp_path, "StableLmForCausalLM", "stablelm")
+    folder = _unknown_model(tmp_path, "ArceeForCausalLM", "arcee")
     with pytest.raises(RecipeError, match="--strict refuses"):
         sdk.compile(_recipe(tmp_path, folder), strict=True)
 
