@@ -6,6 +6,8 @@ RECIPE is a file or the name of a bundled recipe (`dayzero run quickstart`).
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -91,12 +93,15 @@ def plan(
     from dayzero.sdk.recipe.load import load_recipe
 
     loaded = load_recipe(recipe, overrides or [])
-    compiled = sdk.compile(loaded, ignore_lock=ignore_lock, cuda=gpu, strict=strict)
-    counts = None
-    if count:
-        from dayzero.sdk.plan_data import data_counts, render_counts
+    # With --json, stdout carries only the JSON: libraries imported while compiling print there (DeepSpeed,
+    # pulled in by transformers when installed, logs its accelerator choice to stdout at import).
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        compiled = sdk.compile(loaded, ignore_lock=ignore_lock, cuda=gpu, strict=strict)
+        counts = None
+        if count:
+            from dayzero.sdk.plan_data import data_counts
 
-        counts = data_counts(compiled, loaded)
+            counts = data_counts(compiled, loaded)
     if as_json:
         print_json({**compiled.model_dump(mode="json"), **({"tokens": counts} if counts is not None else {})})
         return
@@ -110,6 +115,8 @@ def plan(
     else:
         console.print(plan_table(compiled))
     if counts is not None:
+        from dayzero.sdk.plan_data import render_counts
+
         print(render_counts(counts))
 
 
