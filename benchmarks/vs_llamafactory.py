@@ -24,7 +24,9 @@ floor (`tokenizer(texts)` on the already rendered texts), all as CPU seconds of 
     python benchmarks/vs_llamafactory.py --setup          # once: LLaMA-Factory in its own venv
     python benchmarks/vs_llamafactory.py [--methods lora,full,dpo] [--rounds 2] [--steps 30] [--threads 2]
 
-A benchmark, never a test: it writes benchmarks/results/vs_llamafactory.json.
+A benchmark, never a test: it writes benchmarks/results/vs_llamafactory.json. A subset of `--methods` (or
+`--no-preprocess`, `--preprocess-only`) keeps the file's other rows as they were, marked `kept_from_earlier_run`
+with their own time; each run records the 1-minute load average at its start and end.
 """
 
 from __future__ import annotations
@@ -158,7 +160,7 @@ def child_env(threads: int, extra_path: Path | None = None) -> dict[str, str]:
 
 def measured(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
     """Run `cmd`; its CPU seconds (user + system, the child and its waited-for descendants) and peak RSS."""
-    start = time.perf_counter()
+    start, load = time.perf_counter(), os.getloadavg()[0]  # the shared machine's load around the run
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -167,7 +169,8 @@ def measured(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
         raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}); see the tail of {log}:\n{log.read_text()[-3000:]}")
     return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "user_s": round(usage.ru_utime, 2),
             "system_s": round(usage.ru_stime, 2), "wall_s": round(time.perf_counter() - start, 2),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024)}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "load_average_1m": [round(load, 2), round(os.getloadavg()[0], 2)]}
 
 
 def dayzero_run(method: str, model: Path, data: dict[str, Path], work: Path, steps: int, threads: int) -> dict:
@@ -340,6 +343,8 @@ def main() -> None:
     if not (venv / "bin" / "llamafactory-cli").exists():
         sys.exit(f"LLaMA-Factory is not installed in {venv}: run with --setup first")
 
+    path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "vs_llamafactory.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
     result: dict[str, Any] = {
         "note": "The machine is shared with other jobs: wall seconds are noisy. CPU seconds (user + system of each "
                 "child process tree) and the alternating order (A, B, A, B) are what make the comparison fair.",
@@ -352,8 +357,6 @@ def main() -> None:
         result["model"] = make_model(root / "model", Path(args.reference))
         data = write_data(root / "data", n_sft=2000, n_pref=1000, n_pre=20_000)
         if args.preprocess_only:
-            path = Path(args.out) if args.out else Path(__file__).resolve().parent / "results" / "vs_llamafactory.json"
-            earlier = json.loads(path.read_text()) if path.exists() else {}
             earlier.pop("benchmark", None)
             earlier.pop("environment", None)
             earlier["preprocessing"] = preprocessing(root / "model", data, root / "pre", venv, stub,
@@ -363,9 +366,19 @@ def main() -> None:
             write_result("vs_llamafactory", earlier, args.out)
             print(json.dumps(earlier["preprocessing"], indent=1))
             return
+        methods = args.methods.split(",")
+        # A subset of methods (or --no-preprocess) must not erase the other rows of the result file: they are
+        # kept as they were, each with the time of its own run, and say so.
+        for name in ("lora", "full", "dpo", "preprocessing"):
+            skipped = name not in methods if name != "preprocessing" else args.no_preprocess
+            if skipped and name in earlier:
+                kept = dict(earlier[name])
+                kept.setdefault("when", earlier.get("environment", {}).get("when"))
+                kept["kept_from_earlier_run"] = True
+                result[name] = kept
         sides = {"dayzero": dayzero_run, "llamafactory": lf_run}
         flip = False
-        for method in args.methods.split(","):
+        for method in methods:
             runs: dict[str, list[dict]] = {"dayzero": [], "llamafactory": []}
             for i in range(args.rounds):
                 order = ["dayzero", "llamafactory"] if (i % 2 == 0) != flip else ["llamafactory", "dayzero"]
@@ -387,11 +400,15 @@ def main() -> None:
                 "tokens_per_cpu_s_ratio": round(dz["tokens_per_cpu_s"] / lf["tokens_per_cpu_s"], 3),
                 "peak_rss_ratio": round(dz["peak_rss_mb"] / lf["peak_rss_mb"], 3),
                 "goal": "tokens_per_cpu_s_ratio >= 1.1 and peak_rss_ratio <= 1.0",
+                "steps": args.steps, "rounds": args.rounds,
+                "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             write_result("vs_llamafactory", result, args.out)  # partial results survive an interruption
         if not args.no_preprocess:
             result["preprocessing"] = preprocessing(root / "model", data, root / "pre", venv, stub,
                                                     args.preprocess_repeat)
+            result["preprocessing"]["load_average_1m"] = round(os.getloadavg()[0], 2)
+            result["preprocessing"]["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     result["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     write_result("vs_llamafactory", result, args.out)
     print(json.dumps({k: v for k, v in result.items() if k in ("lora", "full", "dpo", "preprocessing")}, indent=1,
