@@ -96,6 +96,12 @@ class _Converter:
         }
         roles.pop(None, None)
         self.roles: dict[str, str] = roles  # type: ignore[assignment]
+        # tags whose plain turn (role + text) needs nothing beyond the text: not a function call, not a tool result;
+        # none when the role or content tag is itself a key `_message` reads
+        read = {"tool_calls", "reasoning_content", "reasoning", "train", "weight", "tool_call_id", "name"}
+        named = {self.tags.get("role_tag"), self.tags.get("content_tag")}
+        self._plain = ({} if named & read or None in named else
+                       {tag: role for tag, role in roles.items() if role in ("user", "assistant", "system")})
 
     def __call__(self, raw: Row) -> Row:
         if not isinstance(raw, dict):
@@ -160,8 +166,18 @@ class _Converter:
         if not isinstance(turns, list) or not turns:
             raise RowError("bad_type", f"column `{column}` must be a non-empty list of turns")
         role_tag, content_tag = self.tags["role_tag"], self.tags["content_tag"]
+        plain = self._plain
         messages: list[Message] = []
         for i, turn in enumerate(turns):
+            if plain and type(turn) is dict and len(turn) == 2 and content_tag in turn:
+                # The common turn (a role and a text, nothing else) converted in a few lookups, without the
+                # error paths' strings, as `_message` converts it: that runs for every turn of every row (issue 15).
+                role = plain.get(turn.get(role_tag))  # type: ignore[arg-type]
+                content = turn[content_tag]
+                if (role is not None and type(content) is str and (role == "system" or content.strip())
+                        and not (role == "assistant" and "<think>" in content)):
+                    messages.append({"role": role, "content": content})
+                    continue
             where = f"{column}[{i}]"
             if not isinstance(turn, dict):
                 raise RowError("bad_type", f"`{where}` must be an object, got {type(turn).__name__}")
@@ -398,16 +414,18 @@ def _check_order(messages: list[Message], *, need_reply: bool) -> None:
     """System only first; a tool result only after an assistant tool call; a reply where one is needed."""
     if not messages:
         raise RowError("empty", "the conversation has no turns")
-    for i, msg in enumerate(messages):
-        if msg["role"] == "system" and i != 0:
-            raise RowError("bad_order", f"turn {i} is a system turn; only the first turn may be")
-        if msg["role"] == "tool":
-            prev = next((m for m in reversed(messages[:i]) if m["role"] != "tool"), None)
-            if prev is None or prev["role"] != "assistant" or not prev.get("tool_calls"):
-                raise RowError("bad_order", f"turn {i} is a tool result without an assistant tool call before it")
-    if not any(m["role"] in ("user", "tool") for m in messages):
+    roles = [m["role"] for m in messages]
+    if "tool" in roles or "system" in roles[1:]:  # the turn-by-turn checks, only where they can fail
+        for i, msg in enumerate(messages):
+            if msg["role"] == "system" and i != 0:
+                raise RowError("bad_order", f"turn {i} is a system turn; only the first turn may be")
+            if msg["role"] == "tool":
+                prev = next((m for m in reversed(messages[:i]) if m["role"] != "tool"), None)
+                if prev is None or prev["role"] != "assistant" or not prev.get("tool_calls"):
+                    raise RowError("bad_order", f"turn {i} is a tool result without an assistant tool call before it")
+    if "user" not in roles and "tool" not in roles:
         raise RowError("bad_order", "the conversation has no user turn")
-    last = messages[-1]["role"]
+    last = roles[-1]
     if need_reply and last != "assistant":
         raise RowError("bad_order", f"the conversation ends with a {last} turn; it must end with an assistant reply")
     if not need_reply and last == "assistant":

@@ -108,9 +108,10 @@ def _utf8_row(row: dict[str, Any]) -> dict[str, Any] | RowError:
 def _looks_like_lines(path: Path) -> bool:
     """A `.json` file whose first non-blank character opens an object holds JSON lines, not an array."""
     with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        for line in handle:
-            if line.strip():
-                return line.lstrip().startswith("{")
+        # Read in blocks, not lines: a JSON array written by json.dump is one line, the whole file.
+        while block := handle.read(1 << 16):
+            if text := block.lstrip():
+                return text.startswith("{")
     return False
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache, partial
 from typing import Any
 
 from dayzero.errors import TemplateError, Where
@@ -66,15 +67,32 @@ class _Out:
             owner, self.pending = self.pending, None
             eot = next((e for e in self.eots if text.startswith(e)), None)
             if eot is not None:
-                self.segments.append(Segment(eot, "assistant", owner.index, owner.train))
+                self.segments.append(_segment((eot, "assistant", owner.index, owner.train)))
                 text = text[len(eot):]
         if text:
-            self.segments.append(Segment(text, role, index, trained))
+            self.segments.append(_segment((text, role, index, trained)))
 
 
+# Segment(text, role, index, trained) without the named tuple's Python-level __new__: the renderer makes a
+# dozen per conversation and preprocessing renders every row (issue 15).
+_segment = partial(tuple.__new__, Segment)
+
+
+@lru_cache(maxsize=1024)
 def _slot(slot: str) -> tuple[str, str]:
+    """A slot's text before and after `{content}` (cached: a few slot strings per format, split per message)."""
     before, after = slot.split("{content}", 1)
     return before, after
+
+
+@lru_cache(maxsize=1024)
+def _after_eot(after: str, eot: str) -> tuple[str, str] | None:
+    """An assistant slot's text after `{content}` split after its end-of-turn (trained, untrained), or None
+    when the end-of-turn is not in it (a tool-call slot that ends otherwise: `<|call|>`)."""
+    if eot not in after:
+        return None
+    cut = after.index(eot) + len(eot)
+    return after[:cut], after[cut:]
 
 
 def _trim(spec: Spec, role: str, text: str) -> str:
@@ -283,6 +301,14 @@ def render_segments(
         fold = system
 
     users = [j for j, m in enumerate(body) if m.role == "user"]
+    # Per-format constants of the loop below, looked up once per conversation rather than once per message.
+    user_before, user_after = _slot(fmt.user)
+    trim_user, trim_assistant = "user" in fmt.trim, "assistant" in fmt.trim
+    plain_answers = fam.reasoning.mode == "none"  # no reasoning block: an answer is its content
+    content_prefix, assistant_slot, after_tool_slot = fmt.content_prefix, fmt.assistant, fmt.assistant_after_tool
+    eot_in_slot, final_eot = fmt.end_of_turn_in_slot, fmt.final_end_of_turn
+    last_pos = len(body) - 1
+    add = out.add
     last_user_pos = users[-1] if users else len(body) - 1  # no user message: no turn is "after the last user"
     placement = fmt.tools.placement if (tools and fmt.tools) else None
     if placement == "first_user" and not users:
@@ -290,29 +316,50 @@ def render_segments(
     # in positions of `body`; reasoning history is relative to the last user message
     tool_run = False
     last_call: str | None = None  # the function of the latest tool call, for `{tool_name}` in tool results
+    # the last assistant message without tool calls: the turns before it are "answered later" (gpt-oss)
+    last_answer = max((j for j, b in enumerate(body) if b.role == "assistant" and not b.tool_calls), default=-1)
+    fold_at = (users[0] if fmt.system_support == "fold_first_user" else users[-1]) if fold is not None and users else -1
     for j, m in enumerate(body):
-        nxt = body[j + 1] if j + 1 < len(body) else None
-        if m.role == "user":
-            content = _trim(spec, "user", m.content)
-            if placement == "first_user" and j == users[0]:
-                layout = fmt.tools
-                assert layout is not None
-                content = _tools_text(spec, tools or []) + layout.separator + content
-            target = 0 if fmt.system_support == "fold_first_user" else len(users) - 1
-            if fold is not None and j == users[target]:
-                content = fmt.fold.replace("{system}", fold).replace("{content}", content)
-            if placement == "before_last_user" and j == last_user_pos:
-                out.add(_tools_text(spec, tools or []), "", None)
-            before, after = _slot(fmt.user)
-            out.add(before + content + after, "user", m.index)
-        elif m.role == "system":
+        role = m.role
+        if role == "user":
+            content = m.content.strip() if trim_user else m.content
+            if placement is not None:
+                if placement == "first_user" and j == users[0]:
+                    layout = fmt.tools
+                    assert layout is not None
+                    content = _tools_text(spec, tools or []) + layout.separator + content
+                if placement == "before_last_user" and j == last_user_pos:
+                    add(_tools_text(spec, tools or []), "", None)
+            if j == fold_at:
+                content = fmt.fold.replace("{system}", fold or "").replace("{content}", content)
+            add(user_before + content + user_after, "user", m.index)
+        elif role == "assistant" and plain_answers and not m.tool_calls and (
+            after_tool_slot is None or j == 0 or body[j - 1].role != "tool"
+        ):  # the common answer, as the general branch below writes it
+            before, after = _slot(assistant_slot)
+            eot = fmt.end_of_turn
+            if final_eot is not None and j == last_pos and not add_generation_prompt and eot in after:
+                after, eot = after.replace(eot, final_eot, 1), final_eot
+            text = content_prefix + (m.content.strip() if trim_assistant else m.content)
+            add(before, "assistant", m.index)
+            last_call = None
+            split = _after_eot(after, eot) if eot_in_slot else None
+            if not eot_in_slot:
+                add(text, "assistant", m.index, m.train)
+                add(after, "assistant", m.index)
+                out.pending = m
+            elif split is None:
+                add(text + after, "assistant", m.index, m.train)
+            else:
+                add(text + split[0], "assistant", m.index, m.train)
+                add(split[1], "assistant", m.index)
+        elif role == "system":
             before, after = _slot(fmt.system or "{content}")
             out.add(before + _trim(spec, "system", m.content) + after, "system", m.index)
         elif m.role == "assistant":
             reasoning, content = _assistant_parts(spec, m)
             show = _shows_block(spec, bool(reasoning), j, len(body) - 1, last_user_pos, keep, add_generation_prompt)
-            answered_later = any(b.role == "assistant" and not b.tool_calls for b in body[j + 1:])
-            text = _assistant_body(spec, m, reasoning, content, show, answered_later)
+            text = _assistant_body(spec, m, reasoning, content, show, j < last_answer)
             slot = fmt.tool_calls.slot if (m.tool_calls and fmt.tool_calls.slot) else fmt.assistant
             if fmt.assistant_after_tool is not None and j > 0 and body[j - 1].role == "tool":
                 slot = fmt.assistant_after_tool
@@ -333,6 +380,7 @@ def render_segments(
                 out.add(after, "assistant", m.index)
                 out.pending = m
         else:  # tool
+            nxt = body[j + 1] if j + 1 < len(body) else None
             if fmt.tool is None:
                 raise TemplateError(f"chat format {fmt.id!r} has no slot for tool results",
                                     where=Where(field=f"messages[{m.index}].role"))

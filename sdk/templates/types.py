@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dayzero.errors import TemplateError, Where
 
@@ -14,12 +14,14 @@ IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant", "tool")
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A piece of rendered text and whether it is trained.
 
     ``role`` is the role of the message the text belongs to, or ``""`` for framing text that belongs
     to no message (the bos token, a tools block of its own, the generation prompt).
+
+    Immutable like the frozen dataclass it was, and a named tuple because preprocessing builds about a
+    dozen per conversation: a tuple is built several times faster than a frozen dataclass (issue 15).
     """
 
     text: str
@@ -53,12 +55,21 @@ class Message:
     raw: dict[str, Any]
 
 
+_PLAIN_KEYS = frozenset(("role", "content"))
+
+
 def normalize(messages: list[dict[str, Any]]) -> list[Message]:
     """Check OpenAI-style messages; errors name the message index and field."""
     if not isinstance(messages, list):
         raise TemplateError(f"messages must be a list of dicts, got {type(messages).__name__}")
     out: list[Message] = []
+    plain = _PLAIN_KEYS.issuperset
     for i, raw in enumerate(messages):
+        # The common message (a role and a text, nothing else) checked in three lookups: preprocessing
+        # normalizes every message of every row, and the full checks below cost more than rendering it.
+        if type(raw) is dict and plain(raw) and raw.get("role") in ROLES and type(raw.get("content")) is str:
+            out.append(Message(i, raw["role"], raw["content"], [], None, True, raw))
+            continue
         if not isinstance(raw, dict):
             raise TemplateError(f"a message must be a dict, got {type(raw).__name__}", where=Where(field=f"messages[{i}]"))
         role = raw.get("role")
