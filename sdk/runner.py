@@ -253,10 +253,11 @@ def train(
 
     from .loading import load_model
     from .train.adapters import apply_adapter, trainable_summary
-    from .train.sharding import prepare_model, save_final, shard_fraction
+    from .train.sharding import prepare_engine, prepare_model, save_final, shard_fraction
     from .train.trainers import build_trainer
 
     set_seed(plan.trainer.config["seed"])
+    prepare_engine(plan)  # before anything starts DeepSpeed's comm backend
     model = load_model(setup_.model_dir, plan, setup_.tokenizer)
     if "tensorboard" in (plan.trainer.config.get("report_to") or []):
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "logs")

@@ -7,6 +7,11 @@
   shards on GPUs is the one tested here.
 - ZeRO-3 on MoE families: the sparse-MoE block is registered as a leaf module before training
   (`deepspeed.utils.set_z3_leaf_modules`), or ranks routing to different experts wait forever.
+- DeepSpeed on CPU: its shared-memory all-reduce op (`deepspeed_shm_comm`) is switched off. DeepSpeed
+  JIT-compiles it with g++ when its comm backend starts (measured: 100 s on a loaded 2-core machine), maps
+  66 MB of /dev/shm per rank (more than a container's default 64 MB), and its peers spin forever when one
+  rank's kernel faults (DeepSpeed's own comment in `comm/torch.py`). It serves only
+  `inference_all_reduce`, which training never calls: ZeRO's collectives go through gloo either way.
 - The final model is gathered from the shards into normal weights on rank 0, so the export stage
   (merge, verify, serve) sees the same files as after a one-process run.
 """
@@ -43,6 +48,16 @@ def strategy_trainer(plan: Plan, trainer_cls: type) -> type:
     if plan.distributed.strategy == "fsdp2" and not plan.runtime.get("cuda"):
         return cpu_fsdp_trainer(trainer_cls)
     return trainer_cls
+
+
+def prepare_engine(plan: Plan) -> None:
+    """Before the engine starts: on a CPU DeepSpeed run, keep DeepSpeed from building its shm op (module doc)."""
+    if plan.distributed.strategy != "deepspeed" or plan.runtime.get("cuda"):
+        return
+    import deepspeed.ops
+
+    # DeepSpeed probes every op once and keeps the answers in this one dict; `build_shm_op` reads it.
+    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
 
 
 def prepare_model(model: Any, plan: Plan) -> None:
