@@ -240,6 +240,18 @@ export: {{enabled: {export}}}
 """
 
 
+LAUNCH_TIMEOUT = 480  # below pytest's 600 s, so a hung launch fails with its own output, not pytest's stacks
+
+
+def _launch(*args: str) -> subprocess.CompletedProcess[str]:
+    """`dayzero ARGS` under the launch timeout; a timeout fails the test with the tail of the run's stderr."""
+    try:
+        return subprocess.run([DAYZERO, *args], capture_output=True, text=True, timeout=LAUNCH_TIMEOUT, env=_env())
+    except subprocess.TimeoutExpired as err:
+        tail = err.stderr.decode() if isinstance(err.stderr, bytes) else (err.stderr or "")
+        pytest.fail(f"dayzero {' '.join(args)} ran past {LAUNCH_TIMEOUT} s; its stderr ended:\n{tail[-3000:]}")
+
+
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     return {**env, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -251,9 +263,7 @@ def _run(
     out = tmp / name
     path = tmp / f"{name}.yaml"
     path.write_text(RUN.format(out=out, strategy=strategy, export=str(export).lower()))
-    proc = subprocess.run(
-        [DAYZERO, "run", str(path), *args], capture_output=True, text=True, timeout=600, env=_env()
-    )
+    proc = _launch("run", str(path), *args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "run.json").read_text())
 
@@ -314,13 +324,7 @@ def _stopped_at_step_2(runs: dict[str, tuple[Path, dict[str, Any]]], name: str) 
 def _resume(run_dir: Path, nproc: int) -> dict[str, Any]:
     path = run_dir.parent / f"{run_dir.name}.yaml"
     path.write_text(RUN.format(out=run_dir, strategy="fsdp2", export="false"))
-    proc = subprocess.run(
-        [DAYZERO, "run", str(path), "--nproc", str(nproc), "--resume"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_env(),
-    )
+    proc = _launch("run", str(path), "--nproc", str(nproc), "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((run_dir / "run.json").read_text())
 
@@ -367,7 +371,7 @@ def test_two_nodes_on_one_machine(tmp_path: Path) -> None:
         for rank in (0, 1)
     ]
     try:
-        results = [node.communicate(timeout=600) for node in nodes]
+        results = [node.communicate(timeout=LAUNCH_TIMEOUT) for node in nodes]
     finally:
         for node in nodes:
             node.kill()
@@ -394,9 +398,7 @@ def test_deepspeed_zero3_partitions_trains_and_exports(
             "distributed: {strategy: deepspeed, deepspeed: {zero_stage: 3}}",
         )
     )
-    proc = subprocess.run(
-        [DAYZERO, "run", str(path), "--nproc", "2"], capture_output=True, text=True, timeout=600, env=_env()
-    )
+    proc = _launch("run", str(path), "--nproc", "2")
     assert proc.returncode == 0, proc.stderr[-3000:]
     # training never needs DeepSpeed's shm all-reduce op: it is not JIT-compiled (sdk.train.sharding)
     assert "deepspeed_shm_comm" not in proc.stdout + proc.stderr
