@@ -154,10 +154,20 @@ def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
     from .vllm_record import write_record
 
     json_path, md_path = out_dir / f"{report.family}.json", out_dir / f"{report.family}.md"
+    if report.partial and json_path.is_file() and not _is_partial(json_path):
+        # a partial run that could not be folded in (`runner._merged`) never replaces a full report
+        json_path, md_path = out_dir / f"{report.family}.partial.json", out_dir / f"{report.family}.partial.md"
     atomic_write_text(json_path, to_json(report))
     atomic_write_text(md_path, to_markdown(report))
     write_record(report, out_dir)
     return json_path, md_path
+
+
+def _is_partial(path: Path) -> bool:
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("partial", False))
+    except (OSError, ValueError, AttributeError):
+        return False  # unreadable: treated as a full report, so it is not overwritten by a partial one
 
 
 def read_report(path: Path) -> dict[str, Any]:

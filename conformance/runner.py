@@ -85,7 +85,42 @@ def run_family(
     report = Report.build(reg, family, results, official_source=_source_label(ctx),
                           total_seconds=time.perf_counter() - started, partial=bool(wanted))
     report.official_template_sha256 = _template_sha(ctx)
+    if wanted and previous is not None:
+        return _merged(report, previous, [c.id for c in all_checks()])
     return report
+
+
+def _merged(partial: Report, previous: dict[str, Any], order: list[str]) -> Report:
+    """A partial run folded into the last full report, when that report checked exactly the same thing.
+
+    Same family content, official files and library versions: the re-run checks replace theirs and the
+    rest are kept, so `--only serve.vllm` updates one row instead of leaving a report of one check.
+    Anything else stays partial (and `report.write` keeps it beside the full report, not over it).
+    """
+    same = (
+        not previous.get("partial", False)
+        and previous.get("family_sha256") == partial.family_sha256
+        and previous.get("official_source") == partial.official_source
+        and previous.get("official_template_sha256") == partial.official_template_sha256
+        and previous.get("libraries") == partial.libraries
+    )
+    if not same:
+        return partial
+    timings = previous.get("timings", {})
+    rerun = {c.id: c for c in partial.checks}
+    kept = {
+        d["id"]: CheckResult(
+            id=d["id"], group=d["group"], title=d["title"], severity=Severity(d["severity"]),
+            status=Status(d["status"]), summary=d["summary"], evidence=d.get("evidence", {}),
+            seconds=float(timings.get(d["id"], 0.0)),
+        )
+        for d in previous["checks"] if d["id"] not in rerun
+    }
+    merged = {**kept, **rerun}
+    partial.checks = [merged[i] for i in order if i in merged] + [c for i, c in merged.items() if i not in order]
+    partial.partial = False
+    partial.total_seconds = float(timings.get("total_s", 0.0))
+    return partial
 
 
 def _template_sha(ctx: Context) -> str | None:

@@ -167,3 +167,28 @@ def test_unknown_skip_module_fails(tmp_path) -> None:
     path.write_text(text.replace("skip_modules: [lm_head, gate]", "skip_modules: [lm_head, routr]"), encoding="utf-8")
     (result,) = run_family("mixtral", registry=store.load(root), only=["architecture.skip-modules"]).checks
     assert result.status == Status.failed and "routr" in result.summary
+
+
+def test_a_partial_run_folds_into_the_full_report_it_rechecks(qwen2_report, reference_dir: Path, tmp_path) -> None:
+    """`--only X` replaces X's rows in a full report of the same family content; it never leaves a report of
+    one check where a full one was, and a report of other content is kept, the partial run written beside it."""
+    full = json.loads((write(qwen2_report, tmp_path)[0]).read_text(encoding="utf-8"))
+    full["partial"] = False  # as if every check had run (FAST stands for the full table here)
+    full["checks"][0]["summary"] = "the last full run's own words"
+    tok = next(c for c in full["checks"] if c["group"] == "tokenizer")
+    tok["summary"] = "stale words the re-run replaces"
+    (tmp_path / "qwen2.json").write_text(json.dumps(full), encoding="utf-8")
+    merged = run_family("qwen2", reference_dir=reference_dir, report_dir=tmp_path, only=["tokenizer"])
+    assert not merged.partial
+    assert [c.id for c in merged.checks] == [c.id for c in qwen2_report.checks]
+    kept = {c.id: c for c in merged.checks}
+    assert kept[full["checks"][0]["id"]].summary == "the last full run's own words"  # not re-run: kept
+    assert kept[tok["id"]].summary != "stale words the re-run replaces"  # re-run: replaced
+
+    full["family_sha256"] = "0" * 64  # the report checked other content: nothing may be mixed in
+    (tmp_path / "qwen2.json").write_text(json.dumps(full), encoding="utf-8")
+    other = run_family("qwen2", reference_dir=reference_dir, report_dir=tmp_path, only=["tokenizer"])
+    assert other.partial and {c.group for c in other.checks} == {"tokenizer"}
+    json_path, _ = write(other, tmp_path)
+    assert json_path.name == "qwen2.partial.json"
+    assert json.loads((tmp_path / "qwen2.json").read_text(encoding="utf-8")) == full  # untouched
