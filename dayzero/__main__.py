@@ -2,4 +2,5 @@
 
 from dayzero.cli import main
 
-main()
+if __name__ == "__main__":  # spawned worker processes (`conformance gate --jobs`) import this module again
+    main()

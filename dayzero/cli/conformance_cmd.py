@@ -85,6 +85,7 @@ def gate(
     rerun: Annotated[bool, typer.Option("--rerun/--verify-only", help="Re-run conformance for supported families.")] = True,
     report: ReportOpt = None,
     reference: ReferenceOpt = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Re-run the families in this many processes.")] = 1,
 ) -> None:
     """What CI runs: every `supported` family must still pass (re-run by default; see README)."""
     from dayzero import registry
@@ -93,7 +94,7 @@ def gate(
     from dayzero.conformance.vllm_record import verify_records
 
     problems = run_gate(registry.default(), report or default_report_dir(), rerun=rerun,
-                        reference_dir=_reference(reference))
+                        reference_dir=_reference(reference), jobs=jobs)
     for line in verify_records(registry.default(), report or default_report_dir())[1]:
         print(f"note {line}")
     for line in problems:
