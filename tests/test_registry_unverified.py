@@ -126,6 +126,17 @@ CHATML = (
 )
 
 
+def test_a_template_that_differs_only_without_a_system_turn_is_a_conflict() -> None:
+    """Every conversation the model's template renders is compared, not the first: this ChatML template agrees
+    with Qwen2.5's when a system turn is given, and writes another default system prompt when none is."""
+    fam = registry.get("qwen2")
+    default_system = (
+        "{% if messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a cat.<|im_end|>\\n' }}{% endif %}"
+    )
+    docs = {"tokenizer_config": {"eos_token": fam.tokenizer.eos, "chat_template": default_system + CHATML}}
+    assert any("chat template" in c for c in contradictions(fam, docs))
+
+
 def _unknown_model(tmp_path: Path, arch: str, model_type: str) -> Path:
     """A tiny random model of `arch` (no family claims it) with a ChatML tokenizer and template."""
     import torch
