@@ -110,3 +110,25 @@ def test_apertus_enable_thinking_names_no_reasoning_parser(reference_dir: Path) 
     assert vllm_parsers(load_official(APERTUS, reference_dir))["reasoning_parser"] is None
     qwen3 = registry.get("qwen3")
     assert vllm_parsers(load_official(qwen3.template.official or "", reference_dir))["reasoning_parser"] == "qwen3"
+
+
+@pytest.mark.parametrize("family_id", ["falcon3", "apertus"])
+def test_day0_drafts_the_reviewed_format_and_match_rules(reference_dir: Path, tmp_path: Path, family_id: str) -> None:
+    """Drafted without the family (and its format) in the registry, day0 writes the slots and match rules the
+    review kept: the format file was not hand-fixed."""
+    from dayzero.conformance.day0 import draft
+    from dayzero.conformance.day0_releases import assemble
+
+    root = scratch_registry(tmp_path)
+    (root / f"{family_id}.yaml").unlink()
+    (root / "formats" / f"{family_id}.yaml").unlink()
+    folder = assemble(reference_dir, family_id, tmp_path / "release")
+    family, new_format, _ = draft(folder / "config.json", folder / "tokenizer_config.json", family_id,
+                                  registry=store.load(root))
+    reviewed = registry.default().formats[family_id]
+    assert new_format is not None
+    drafted = ChatFormat.model_validate({**new_format, "description": reviewed.description})
+    assert drafted == reviewed
+    bundled = registry.get(family_id)
+    assert family["match"].get("when", {}) == bundled.match.when
+    assert family["template"].get("default_system") == bundled.template.default_system
