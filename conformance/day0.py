@@ -452,7 +452,7 @@ def _generation_eos(files: OfficialFiles, tokenizer: dict[str, Any]) -> list[str
     return list(dict.fromkeys([*names, *tokenizer["end_of_turn"]]))
 
 
-_OPTIONAL_SLOTS = ("prefix", "final_eos", "system_preamble", "system_always", "end_of_turn_in_slot", "date_format",
+_OPTIONAL_SLOTS = ("prefix", "final_eos", "final_tail", "system_preamble", "system_always", "end_of_turn_in_slot", "date_format",
                    "fixed_date")
 
 
@@ -657,6 +657,38 @@ def discriminator(
     return when
 
 
+def open_final_deviations(registry: Any, family_id: str, source: str) -> list[dict[str, str]]:
+    """`differs` deviations for the battery cases where the official template leaves the conversation's final
+    answer open and nothing else differs: the draft renders those cases exactly as the official one, plus the
+    end-of-turn after the last answer.
+
+    Apertus writes `<|assistant_end|>` only when a next user turn opens, so the last answer of a training
+    conversation never ends. The drafted format closes every answer (the end-of-turn is the token generation stops
+    on: a model trained without it after its last answer does not learn to stop); each case it changes is recorded,
+    so parity still holds the rest of the render to the official template byte for byte.
+    """
+    from dayzero.sdk.templates import TEST_DATE, ChatTemplate
+    from dayzero.sdk.templates.battery import case
+    from dayzero.sdk.templates.parity import check, render_three
+
+    tpl = ChatTemplate.for_family(registry.families[family_id], date=TEST_DATE, registry=registry)
+    eot = tpl.end_of_turn
+    if not eot:
+        return []
+    official = ChatTemplate.from_official(source, tpl.family_template, tpl.bos_token, tpl.eos_token,
+                                          end_of_turn=eot, date=tpl.date)
+    note = (f"the official template leaves the final answer open ({eot} is written only when a next turn follows); "
+            "dayzero closes it, so that training teaches the model to stop")
+    out = []
+    for result in check(tpl, source):
+        if result.status != "mismatch":
+            continue
+        (ours, _), (generated, _), (theirs, _) = render_three(tpl, official, case(result.case))
+        if ours is not None and ours == generated and theirs is not None and ours == theirs + eot:
+            out.append({"case": result.case, "behaviour": "differs", "note": note})
+    return out
+
+
 def _probe_capabilities(reg: Any, family_id: str) -> dict[str, Any] | None:
     """The template helper's capabilities probe on the drafted structured template, if it is installed."""
     try:
@@ -723,6 +755,13 @@ def draft_and_check(*, config: Path, tokenizer_config: Path, family_id: str, out
         if format_text:
             (root / "formats" / f"{family_id}.yaml").write_text(format_text, encoding="utf-8")
         reg = store.load(root)  # schema + cross-file checks (claims, hub ids, format references)
+        deviations = open_final_deviations(reg, family_id, files.chat_template or "") if new_format else []
+        if deviations:  # recorded, as a review would: the drafted format closes every answer
+            family["template"]["deviations"] = deviations
+            family["changelog"][0] += ("; deviations drafted: the official template leaves the final answer open "
+                                       f"({', '.join(d['case'] for d in deviations)})")
+            (root / f"{family_id}.yaml").write_text(_dump(family, header), encoding="utf-8")
+            reg = store.load(root)
         caps = _probe_capabilities(reg, family_id)
         if caps is not None:  # capabilities are probed, never typed: record what the drafted template does
             family["template"]["capabilities"] = caps

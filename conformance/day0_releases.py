@@ -94,7 +94,8 @@ RELEASES: dict[str, Release] = {
         hub="tiiuae/Falcon3-3B-Instruct",
         template="openvino:tiiuae/Falcon3-3B-Instruct",
         config={"architectures": ["LlamaForCausalLM"], "model_type": "llama"},
-        note="Falcon3 is a Llama-architecture model; NO FAMILY: its template drops the newline after the last answer only, which the structured format cannot express (the probe refuses); tests/test_families_new.py checks these files are caught as unverified llama3",
+        note="Falcon3 is a Llama-architecture model, told apart from llama3 by its eos (`match.when`); its template drops "
+        "the newline after the last answer only (format field `final_tail`, probed since round 5)",
     ),
     "granite4": Release(
         checkpoints=({"hf": "ibm-granite/granite-4.0-h-small", "size": "32B-A9B", "kind": "instruct"},),
@@ -223,7 +224,9 @@ RELEASES: dict[str, Release] = {
         config={"architectures": ["ApertusForCausalLM"], "model_type": "apertus"},
         tokens={"bos_token": "<s>", "eos_token": "<|assistant_end|>", "pad_token": "<pad>"},
         add_bos_token=True,
-        note="tokens: the template's end of turn; bos <s> / pad <pad> are not in the reference data; NO FAMILY: the probe cannot split its turns (a dated default system plus a developer block in every system turn)",
+        note="tokens: the template's end of turn; bos <s> / pad <pad> are not in the reference data; the dated default "
+        "system and the developer block after every system turn are probed since round 5 (token-aware turn split, "
+        "`{date}` in a default system); the final answer the template leaves open is a drafted deviation",
     ),
     "granite3-moe": Release(
         hub="ibm-granite/granite-3.0-1b-a400m-instruct",

@@ -34,6 +34,7 @@ class ProbedFormat:
     system_support: str
     fold: str | None = None
     final_eos: bool = False
+    final_tail: str | None = None
     system_preamble: str = ""
     prefix: str = ""
     system_always: bool = False
@@ -56,6 +57,8 @@ class ProbedFormat:
             out["prefix"] = self.prefix
         if self.final_eos:
             out["final_eos"] = True
+        if self.final_tail is not None:
+            out["final_tail"] = self.final_tail
         if self.system_preamble:
             out["system_preamble"] = self.system_preamble
         if self.system_always:
@@ -107,9 +110,17 @@ def probe_format(source: str, *, bos_token: str = "", eos_token: str = "") -> Pr
     assistant_tail_user_head = _between(four, A1, U2)
     user_tail_assistant_head = _between(four, U1, A1)  # the first turn of four: no `loop.last` special case
     final_tail = two[two.index(A1) + len(A1):]
-    if final_tail and assistant_tail_user_head.startswith(final_tail):
+    closing: str | None = None  # a final answer's closing text, when shorter than an earlier answer's
+    if final_tail and assistant_tail_user_head.startswith(final_tail) and \
+            before_user.endswith(assistant_tail_user_head[len(final_tail):]):
         # the template closes a final answer the same way as an earlier one: that text is the assistant's tail
         assistant_tail, user_head = final_tail, assistant_tail_user_head[len(final_tail):]
+    elif final_tail and assistant_tail_user_head.startswith(final_tail):
+        # Falcon3: `eos + '\n'` after an earlier answer, `eos` alone after the last (`loop.last`): the user head is
+        # what precedes the first question too, the rest closes an earlier answer; the final one's is checked below
+        user_head = _common_suffix(before_user, assistant_tail_user_head)
+        assistant_tail = _strip_suffix(assistant_tail_user_head, user_head, "the assistant turn's end")
+        closing = final_tail
     else:  # no closing text at the end (GLM-4: the next turn's opening ends the answer)
         user_head = _common_suffix(before_user, assistant_tail_user_head)
         assistant_tail = _strip_suffix(assistant_tail_user_head, user_head, "the assistant turn's end")
@@ -134,12 +145,19 @@ def probe_format(source: str, *, bos_token: str = "", eos_token: str = "") -> Pr
     user_tail = _strip_suffix(user_tail_assistant_head, assistant_head, "the user turn's end")
     preamble = before_user[: len(before_user) - len(user_head)]  # default system turn, if any
     end_of_turn = _first_special(assistant_tail) or assistant_tail.strip() or eos_token
+    final_rest = None
+    if closing is not None:  # the final answer must close with the same end-of-turn, only the text after it differs
+        cut = assistant_tail.index(end_of_turn) + len(end_of_turn) if end_of_turn in assistant_tail else -1
+        if cut < 0 or not closing.startswith(assistant_tail[:cut]):
+            raise NotSupportedError(f"probing the assistant turn's end: the final answer ends with {closing!r}, "
+                                    f"an earlier one with {assistant_tail!r} (not the same end-of-turn)")
+        final_rest = closing[cut:]
     # No closing text at all (GLM-4): the next turn's opening token ends an answer and is trained with it.
     opener = _first_special(user_head) if not assistant_tail else None
     probed = ProbedFormat(bos=bos, system=None, user=f"{user_head}{{content}}{user_tail}",
                           assistant=f"{assistant_head}{{content}}{assistant_tail}", generation_prompt=gen_prompt,
                           end_of_turn=opener or end_of_turn, system_support="none", final_eos=final_eos,
-                          end_of_turn_in_slot=opener is None)
+                          end_of_turn_in_slot=opener is None, final_tail=final_rest)
     _probe_system(probed, render, bos_token if bos else "", user_head, preamble, source)
     if preamble and probed.default_system is None and not probed.system_always and (
             probed.system is None or probed.system.startswith(preamble)):
@@ -185,12 +203,30 @@ def _probe_system(probed: ProbedFormat, render: Any, bos: str, user_head: str, p
 
             written = probed.system_preamble.replace("{date}", TEST_DATE.strftime(probed.date_format or "%d %b %Y"))
             content = content.removeprefix(written)  # the preamble is the format's, not a default prompt
-            probed.default_system = content or None
+            probed.default_system = _undate(probed, content, source) or None
 
 
 # How templates write today's date (strftime_now): Llama 3.1 "26 Jul 2024", SmolLM3 "26 July 2024", Granite
 # "July 26, 2024". Longest first, so "July" is not read as "Jul".
 DATE_FORMATS = ("%d %B %Y", "%B %d, %Y", "%d %b %Y", "%Y-%m-%d")
+
+
+def _undate(probed: ProbedFormat, text: str, source: str) -> str:
+    """A default system prompt with the probe's date turned back into `{date}` (Apertus writes today's date into
+    its default system turn), the format's `date_format` / `fixed_date` recorded as for a preamble."""
+    from dayzero.sdk.templates import TEST_DATE
+
+    for fmt in DATE_FORMATS:
+        stamp = TEST_DATE.strftime(fmt)
+        if stamp not in text:
+            continue
+        if "{date}" not in probed.system_preamble:
+            probed.date_format = fmt if fmt != "%d %b %Y" else None
+            probed.fixed_date = stamp if stamp in source else None
+        elif (probed.date_format or "%d %b %Y") != fmt:
+            return text  # a second date format in one template: left as the literal text, for the review
+        return text.replace(stamp, "{date}")
+    return text
 
 
 def _split_preamble(probed: ProbedFormat, user_head: str, turn_without_system: bool, source: str) -> None:
@@ -235,9 +271,20 @@ def _probe_reasoning(source: str, gen_prompt: str, prompt_text: str) -> dict[str
 
 
 def _common_suffix(a: str, b: str) -> str:
+    """The longest common suffix, never starting inside a special-looking token of either text (Apertus:
+    `<|developer_end|><|user_start|>` and `<|assistant_end|><|user_start|>` share `_end|><|user_start|>`)."""
     n = 0
     while n < min(len(a), len(b)) and a[len(a) - 1 - n] == b[len(b) - 1 - n]:
         n += 1
+    moved = True
+    while n and moved:
+        moved = False
+        for text in (a, b):
+            cut = len(text) - n
+            for match in _SPECIAL.finditer(text):
+                if match.start() < cut < match.end():
+                    n, moved = len(text) - match.end(), True
+                    break
     return a[len(a) - n:] if n else ""
 
 

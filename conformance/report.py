@@ -34,8 +34,11 @@ def canonical_sha256(payload: Any) -> str:
 
 def family_sha256(registry: Any, family: Any) -> str:
     """Hash of the facts a report checked: the entry minus `status`/`conformance`, plus its format."""
+    from dayzero.registry.store import without_new_defaults
+
     data = family.model_dump(mode="json", by_alias=True, exclude=_BOOKKEEPING)
-    return canonical_sha256({"family": data, "format": registry.format_of(family).model_dump(mode="json")})
+    fmt = registry.format_of(family)
+    return canonical_sha256({"family": data, "format": without_new_defaults(fmt, fmt.model_dump(mode="json"))})
 
 
 def library_versions() -> dict[str, str | None]:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dayzero.errors import RegistryError, Where
 from dayzero.yamlio import decode_utf8, parse_yaml, read_text, read_yaml, validate
@@ -113,9 +114,19 @@ def family_hash(family: Family, fmt: ChatFormat) -> str:
     """sha256 of one entry's canonical content and its chat format (also for entries no registry holds)."""
     payload = {
         "family": family.model_dump(mode="json", by_alias=True),
-        "format": fmt.model_dump(mode="json", by_alias=True),
+        "format": without_new_defaults(fmt, fmt.model_dump(mode="json", by_alias=True)),
     }
     return canonical_sha256(payload)
+
+
+def without_new_defaults(model: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the fields marked `hash_omits_default` that hold their default: a field added to the
+    schema later (`ChatFormat.final_tail`) changes no entry's hash, and so stales no report, until a file sets it."""
+    for name, info in type(model).model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("hash_omits_default") and getattr(model, name) == info.default:
+            data.pop(info.alias or name, None)
+    return data
 
 
 def canonical_sha256(payload: object) -> str:

@@ -18,6 +18,8 @@ from dayzero.sdk.templates.parity import load_official
 # Families whose hand-written parsers the marker table does not reproduce, and why (reported, not hidden).
 PARSER_GAPS = {
     "deepseek-v3": "V3.1 uses deepseek_v31 / deepseek_v3; its markers are V3's and R1's",
+    "falcon3": "the table gives hermes (<tool_call>), but Falcon3 writes a JSON list inside it, which hermes does not "
+    "read, and the entry models no tools, so none is recorded",
     "gpt-oss": "harmony's tool calls are written as `to=` + name, with no literal marker for the table",
     "granite3": "drafted before the marker table: no parser recorded (the table gives granite)",
     "qwen3-coder": "the table gives qwen3_coder, but the entry models no tools (its XML calls), so none is recorded",

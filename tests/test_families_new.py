@@ -52,7 +52,7 @@ def test_hub_ids_resolve(family_id: str) -> None:
     ("family_id", "shared_with"),
     [("kimi-k2", "deepseek-v3"), ("deepseek-llm", "llama3"), ("openchat", "mistral"), ("tinyllama", "llama2"),
      ("glm-edge", "glm4-chat"), ("h2o-danube2", "mistral"), ("llama3-0", "llama3"), ("deepseek-r1", "deepseek-v3"),
-     ("mistral-v0.1", "mistral")],
+     ("mistral-v0.1", "mistral"), ("falcon3", "llama3")],
 )
 def test_a_release_sharing_a_class_is_warned_and_caught_without_its_family(
     reference_dir: Path, tmp_path: Path, family_id: str, shared_with: str
@@ -70,16 +70,18 @@ def test_a_release_sharing_a_class_is_warned_and_caught_without_its_family(
     assert not res.verified and res.conflicts  # the other family's tokens or template contradict the files
 
 
-def test_falcon3_files_contradict_the_llama_family_they_match(reference_dir: Path, tmp_path: Path) -> None:
-    """Falcon3 is a LlamaForCausalLM with its own tokens and template (openvino.genai's row) and no family yet:
-    a config match alone would be `llama3`; its own files say otherwise, so it runs as unverified."""
-    folder = assemble(reference_dir, "falcon3", tmp_path / "falcon3")
-    res = registry.resolve(folder)
-    if res.family.id == "falcon3":
-        pytest.skip("falcon3 has a family now")
-    assert res.family.id == "llama3" and not res.verified
-    text = " | ".join(res.conflicts)
-    assert "eos_token" in text and "chat template" in text
+def test_falcon3_is_told_from_llama3_by_its_eos_and_llama3_files_stay_llama3(reference_dir: Path, tmp_path: Path) -> None:
+    """Falcon3 is a LlamaForCausalLM: its `match.when` (eos <|endoftext|>, openvino.genai's row) claims its own
+    files, and the Llama 3.1 row's files (eos <|eot_id|>, the same class) still resolve to llama3, verified."""
+    from dayzero.conformance.release_files import openvino_entry, write_release
+
+    assert registry.get("falcon3").match.when == {"tokenizer_config.eos_token": "<|endoftext|>"}
+    falcon = registry.resolve(assemble(reference_dir, "falcon3", tmp_path / "falcon3"))
+    assert (falcon.family.id, falcon.verified) == ("falcon3", True), falcon.conflicts
+    entry = openvino_entry(reference_dir, "meta-llama/Llama-3.1-8B-Instruct")
+    llama = registry.resolve(write_release(tmp_path / "llama31", tokens=entry, chat_template=entry["chat_template"],
+                                           config={"architectures": ["LlamaForCausalLM"], "model_type": "llama"}))
+    assert llama.family.id == "llama3" and llama.verified, llama.conflicts
 
 
 @pytest.mark.parametrize(

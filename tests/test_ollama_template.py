@@ -252,6 +252,8 @@ def test_prefill_leaves_the_last_answer_open(family_id: str, go_json_renderer: N
         if slot:
             after = slot.split("{content}", 1)[1]
             tails |= {after, after.replace(fmt.end_of_turn, fmt.final_end_of_turn or fmt.end_of_turn, 1)}
+            if fmt.final_tail is not None and fmt.end_of_turn in after:  # Falcon3: no newline after the last answer
+                tails.add(after[: after.index(fmt.end_of_turn) + len(fmt.end_of_turn)] + fmt.final_tail)
     tails |= {t + spec.eos_token for t in tails} if fmt.final_eos else set()
     checked = 0
     for case in cases():

@@ -232,6 +232,13 @@ class ChatFormat(Strict):
         description="End-of-turn text of the answer that ends a conversation with no generation prompt after it "
         "(harmony: `<|return|>` there, `<|end|>` elsewhere).",
     )
+    final_tail: str | None = Field(
+        default=None,
+        description="Untrained text after the end-of-turn of the answer that ends a conversation with no generation "
+        "prompt after it, when it differs from the assistant slot's (Falcon3: none, where earlier answers are "
+        "followed by a newline); None: the slot's.",
+        json_schema_extra={"hash_omits_default": True},
+    )
     developer: str | None = Field(
         default=None,
         description="When set, the system turn is a fixed header (`system_preamble`) and a system message goes into "
@@ -316,6 +323,8 @@ class ChatFormat(Strict):
             raise ValueError(
                 f"slot `assistant` must hold end_of_turn {self.end_of_turn!r} after `{{content}}`, got {after!r}"
             )
+        if self.final_tail is not None and not self.end_of_turn_in_slot:
+            raise ValueError("`final_tail` needs `end_of_turn_in_slot`: it is the slot text after the end-of-turn")
         if self.system_support == SystemSupport.native and self.system is None:
             raise ValueError("system_support `native` needs a `system` slot")
         return self

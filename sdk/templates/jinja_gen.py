@@ -358,11 +358,13 @@ def _assistant_slot(spec: Spec, slot: str, w, emit) -> None:  # type: ignore[no-
         if rest:
             w("{{- " + lit(rest) + " -}}")
 
-    if fmt.final_end_of_turn is not None and fmt.end_of_turn_in_slot and fmt.end_of_turn in after:
-        final_after = after.replace(fmt.end_of_turn, fmt.final_end_of_turn, 1)
-        cut = final_after.index(fmt.final_end_of_turn) + len(fmt.final_end_of_turn)
+    final_eot = fmt.final_end_of_turn
+    if (final_eot is not None or fmt.final_tail is not None) and fmt.end_of_turn_in_slot and fmt.end_of_turn in after:
+        final_eot = final_eot if final_eot is not None else fmt.end_of_turn
+        final_after = after.replace(fmt.end_of_turn, final_eot, 1)
+        cut = final_after.index(final_eot) + len(final_eot)
         w("{%- if ns.j == (ns.body | length) - 1 and not add_generation_prompt -%}")
-        close(final_after[:cut], final_after[cut:])
+        close(final_after[:cut], fmt.final_tail if fmt.final_tail is not None else final_after[cut:])
         w("{%- else -%}")
         close(trained, rest)
         w("{%- endif -%}")

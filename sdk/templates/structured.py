@@ -338,7 +338,8 @@ def render_segments(
         ):  # the common answer, as the general branch below writes it
             before, after = _slot(assistant_slot)
             eot = fmt.end_of_turn
-            if final_eot is not None and j == last_pos and not add_generation_prompt and eot in after:
+            final = j == last_pos and not add_generation_prompt
+            if final_eot is not None and final and eot in after:
                 after, eot = after.replace(eot, final_eot, 1), final_eot
             text = content_prefix + (m.content.strip() if trim_assistant else m.content)
             add(before, "assistant", m.index)
@@ -352,7 +353,7 @@ def render_segments(
                 add(text + after, "assistant", m.index, m.train)
             else:
                 add(text + split[0], "assistant", m.index, m.train)
-                add(split[1], "assistant", m.index)
+                add(fmt.final_tail if final and fmt.final_tail is not None else split[1], "assistant", m.index)
         elif role == "system":
             before, after = _slot(fmt.system or "{content}")
             out.add(before + _trim(spec, "system", m.content) + after, "system", m.index)
@@ -365,7 +366,8 @@ def render_segments(
                 slot = fmt.assistant_after_tool
             before, after = _slot(slot)
             eot = fmt.end_of_turn
-            if fmt.final_end_of_turn is not None and j == len(body) - 1 and not add_generation_prompt and eot in after:
+            final = j == len(body) - 1 and not add_generation_prompt
+            if fmt.final_end_of_turn is not None and final and eot in after:
                 after, eot = after.replace(eot, fmt.final_end_of_turn, 1), fmt.final_end_of_turn
             out.add(before, "assistant", m.index)
             last_call = m.tool_calls[0]["function"]["name"] if m.tool_calls else None
@@ -374,7 +376,7 @@ def render_segments(
             elif fmt.end_of_turn_in_slot:
                 cut = after.index(eot) + len(eot)
                 out.add(text + after[:cut], "assistant", m.index, m.train)
-                out.add(after[cut:], "assistant", m.index)
+                out.add(fmt.final_tail if final and fmt.final_tail is not None else after[cut:], "assistant", m.index)
             else:
                 out.add(text, "assistant", m.index, m.train)
                 out.add(after, "assistant", m.index)
