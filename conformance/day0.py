@@ -172,8 +172,12 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
             if leaf not in section["lora"]["mlp"]:
                 section["lora"]["mlp"].append(leaf)
         known = set(section["lora"]["all-linear"])
+        # a leaf that also ends another kind of module's path (Zamba2's `0` / `1`, a decoder layer's index) is
+        # written as its last two parts instead, as for the other targets
+        mixer_targets = [t for kind, index in kinds_at.items() for t in _unambiguous(
+            [rel.rsplit(".", 1)[-1] for rel in kinds[kind].get("mixer", [])], modules, f"{layers}.{index}.")]
         section["lora"]["all-linear"] += [x for x in dict.fromkeys(
-            [*section["lora"]["mlp"], *mixer_leaves]) if x not in known and x not in peft_refuses(model_type)]
+            [*section["lora"]["mlp"], *mixer_targets]) if x not in known and x not in peft_refuses(model_type)]
         tiny[key] = per_layer
         refused = [x for x in mixer_leaves if x in peft_refuses(model_type)]  # Mamba's out_proj under peft
         section["lora"]["never"] = list(dict.fromkeys([*section["lora"].get("never", ["lm_head"]), *refused]))
@@ -265,7 +269,6 @@ def tiny_config(config: dict[str, Any]) -> dict[str, Any]:
 # Groups of the B/C projections must divide the 4 heads (Nemotron-H's default 8 groups leave 0 heads per group).
 _TINY_SSM_KEYS = {"mamba_n_heads": 4, "mamba_d_head": 32, "mamba_d_state": 16, "mamba_num_heads": 4,
                   "mamba_head_dim": 32, "ssm_state_size": 16, "mamba_chunk_size": 16, "n_groups": 1,
-                  "mamba_n_groups": 1,
                   # Gated DeltaNet (Qwen3.5, Qwen3-Next linear attention): 128-wide heads, 16 / 32 of them by default
                   "linear_key_head_dim": 16, "linear_value_head_dim": 16, "linear_num_key_heads": 2,
                   "linear_num_value_heads": 4}
