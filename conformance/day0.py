@@ -269,9 +269,10 @@ def tiny_config(config: dict[str, Any]) -> dict[str, Any]:
 # Groups of the B/C projections must divide the 4 heads (Nemotron-H's default 8 groups leave 0 heads per group).
 _TINY_SSM_KEYS = {"mamba_n_heads": 4, "mamba_d_head": 32, "mamba_d_state": 16, "mamba_num_heads": 4,
                   "mamba_head_dim": 32, "ssm_state_size": 16, "mamba_chunk_size": 16, "n_groups": 1,
-                  # Gated DeltaNet (Qwen3.5, Qwen3-Next linear attention): 128-wide heads, 16 / 32 of them by default
-                  "linear_key_head_dim": 16, "linear_value_head_dim": 16, "linear_num_key_heads": 2,
-                  "linear_num_value_heads": 4}
+                  # Gated DeltaNet (Qwen3.5, Qwen3-Next linear attention): 128-wide heads, 16 / 32 of them by default;
+                  # 32 value heads keep in_proj_a / in_proj_b at 32 outputs (bitsandbytes' CPU 4-bit packs by 32)
+                  "linear_key_head_dim": 16, "linear_value_head_dim": 16, "linear_num_key_heads": 4,
+                  "linear_num_value_heads": 32}
 # Names of full-attention layers in `layer_types` lists, tried in this order when the class default names none.
 _ATTENTION_KINDS = ("full_attention", "attention")
 
