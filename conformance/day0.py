@@ -90,6 +90,7 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
         raise NotSupportedError(f"transformers {transformers.__version__} has no class {archs[0]!r}",
                                 hint="a newer transformers, or trust_remote_code (not drafted by day0)")
     model_type = native_model_type(model_type, cls)
+    cls, model_type = causal_lm_class(cls, model_type)
     # The config class's defaults under the release's values: a release whose config.json is not at hand (only
     # its architecture is known) still gets its MLA head sizes and expert counts shrunk.
     full = {**AutoConfig.for_model(model_type).to_dict(), **config, "model_type": model_type}
@@ -104,19 +105,24 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     if layers is None:
         raise NotSupportedError(f"{archs[0]}: no decoder-layer list found")
     moe, dense = _walk_moe(model, layers, tiny["num_hidden_layers"])
-    prefix = f"{layers}.{dense[0] if dense else 0}."
-    linears = sorted(n[len(prefix):] for n, m in modules.items()
-                     if n.startswith(prefix) and isinstance(m, _linear_types()))
-    if moe:  # experts, router and shared experts are described by `moe`, not by attention / mlp
-        owned = [moe[k] for k in ("experts", "router", "shared_experts") if moe.get(k)]
-        linears = [rel for rel in linears if not any(rel == o or rel.startswith(o + ".") for o in owned)]
+    key = hybrid_layer_key(full)
+    per_layer = [str(k) for k in (getattr(model.config, key, None) or [])] if key else []
+    hybrid = key is not None and len(set(per_layer)) > 1 and len(per_layer) == n_layers
+    if hybrid:  # every kind of layer is in the tiny instance: walk each kind's first layer
+        assert key is not None
+        kinds_at = {k: per_layer.index(k) for k in dict.fromkeys(per_layer)}
+        full_kind = next(k for k in kinds_at if _is_full_attention(k))
+        prefix = f"{layers}.{kinds_at[full_kind]}."
+    else:
+        prefix = f"{layers}.{dense[0] if dense else 0}."
+    linears = _layer_linears(modules, prefix, moe)
     attention: dict[str, Any] = {}
     mlp: dict[str, Any] = {}
     extra: list[str] = []
     other: list[str] = []  # neither attention nor a known MLP name (SSM mixers, RWKV): LoRA targets all the same
     for rel in linears:
         leaf = rel.rsplit(".", 1)[-1]
-        if "attn" in rel or "attention" in rel:
+        if "attn" in rel or "attention" in rel or (hybrid and leaf in ATTENTION_ROLES):  # Nemotron-H: `mixer.q_proj`
             role = ATTENTION_ROLES.get(leaf)
             if role and role not in attention:
                 attention[role] = rel
@@ -143,7 +149,7 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
     mlp_leaves = [p.rsplit(".", 1)[-1] for p in mlp.values()]
     layer_cls = type(model.get_submodule(f"{layers}.0")).__name__  # FSDP2's wrap unit
     section: dict[str, Any] = {
-        "class": archs[0], "model_type": model_type, "layers": f"{layers}.{{}}",
+        "class": cls.__name__, "model_type": model_type, "layers": f"{layers}.{{}}",
         **({"decoder_layer": layer_cls} if layer_cls in (model._no_split_modules or []) else {}),
         "attention": attention,
         "embeddings": emb, "lm_head": head,
@@ -155,6 +161,28 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
                                             modules, prefix)},
         "tiny": tiny,
     }
+    if hybrid:
+        assert key is not None
+        kinds, kind_mlp, mixer_leaves = _walk_layer_kinds(modules, layers, kinds_at, full_kind, moe, dense)
+        section["layer_kinds"] = {"config_key": key, "kinds": kinds}
+        for role, rel in kind_mlp.items():
+            mlp.setdefault(role, rel)
+        mlp = {k: mlp[k] for k in order if k in mlp}
+        for leaf in [*mlp_leaves, *(p.rsplit(".", 1)[-1] for p in mlp.values())]:
+            if leaf not in section["lora"]["mlp"]:
+                section["lora"]["mlp"].append(leaf)
+        known = set(section["lora"]["all-linear"])
+        # a leaf that also ends another kind of module's path (Zamba2's `0` / `1`, a decoder layer's index) is
+        # written as its last two parts instead, as for the other targets
+        mixer_targets = [t for kind, index in kinds_at.items() for t in _unambiguous(
+            [rel.rsplit(".", 1)[-1] for rel in kinds[kind].get("mixer", [])], modules, f"{layers}.{index}.")]
+        section["lora"]["all-linear"] += [x for x in dict.fromkeys(
+            [*section["lora"]["mlp"], *mixer_targets]) if x not in known and x not in peft_refuses(model_type)]
+        tiny[key] = per_layer
+        refused = [x for x in mixer_leaves if x in peft_refuses(model_type)]  # Mamba's out_proj under peft
+        section["lora"]["never"] = list(dict.fromkeys([*section["lora"].get("never", ["lm_head"]), *refused]))
+        if moe:
+            moe.pop("dense_layers", None)  # the layer kinds place the MoE layers
     if mlp:
         section["mlp"] = mlp
     if moe:
@@ -164,7 +192,8 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
         section["moe"] = moe
         experts = moe["experts"]
         section["lora"]["target_parameters"] = [f"{experts}.{name}" for name in moe["fused_parameters"]]
-        section["lora"]["never"] = ["lm_head", moe["router"].rsplit(".", 1)[-1]]
+        section["lora"]["never"] = list(dict.fromkeys(
+            [*section["lora"].get("never", ["lm_head"]), moe["router"].rsplit(".", 1)[-1]]))
         if moe.get("shared_experts"):  # the shared experts' Linear layers are MLP targets too (qwen2-moe's review)
             shared = f"{layers}.{sparse}.{moe['shared_experts']}."
             for name in sorted(n for n, m in modules.items() if n.startswith(shared) and isinstance(m, _linear_types())):
@@ -173,6 +202,55 @@ def walk_architecture(config: dict[str, Any]) -> dict[str, Any]:
                     section["lora"]["all-linear"].append(leaf)
         _keep_what_peft_wraps(model, section["lora"])
     return section
+
+
+def _is_full_attention(kind: str) -> bool:
+    return "attention" in kind and "linear" not in kind
+
+
+def _layer_linears(modules: dict[str, Any], prefix: str, moe: dict[str, Any] | None) -> list[str]:
+    """The Linear layers under one decoder layer (`prefix`), relative to it, bar the MoE experts / router /
+    shared experts (described by `moe`, not by attention / mlp)."""
+    linears = sorted(n[len(prefix):] for n, m in modules.items()
+                     if n.startswith(prefix) and isinstance(m, _linear_types()))
+    if moe:
+        owned = [moe[k] for k in ("experts", "router", "shared_experts") if moe.get(k)]
+        linears = [rel for rel in linears if not any(rel == o or rel.startswith(o + ".") for o in owned)]
+    return linears
+
+
+def _walk_layer_kinds(modules: dict[str, Any], layers: str, kinds_at: dict[str, int], full_kind: str,
+                      moe: dict[str, Any] | None, dense: list[int]) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """`layer_kinds.kinds` of a hybrid class, read off the first layer of each kind: the full-attention kind
+    holds `attention`; a kind with the MLP's Linear names holds `mlp`, one with experts `moe`; every other
+    Linear of a kind (Mamba-2's in_proj / out_proj, Gated DeltaNet's projections) is that kind's `mixer`.
+    Also the MLP roles found and the mixer leaf names (LoRA targets)."""
+    kinds: dict[str, Any] = {}
+    mlp: dict[str, str] = {}
+    mixer_leaves: list[str] = []
+    for kind, index in kinds_at.items():
+        rels = _layer_linears(modules, f"{layers}.{index}.", moe)
+        parts: list[str] = []
+        mixer: list[str] = []
+        if kind == full_kind:
+            parts.append("attention")
+        found_mlp = False
+        for rel in rels:
+            leaf = rel.rsplit(".", 1)[-1]
+            if kind == full_kind and (leaf in ATTENTION_ROLES or "attn" in rel or "attention" in rel):
+                continue
+            if leaf in MLP_ROLES and "expert" not in rel:
+                mlp.setdefault(MLP_ROLES[leaf], rel)
+                found_mlp = True
+            else:
+                mixer.append(rel)
+                mixer_leaves.append(leaf)
+        if found_mlp:
+            parts.append("mlp")
+        if moe and index not in dense:
+            parts.append("moe")
+        kinds[kind] = {"parts": parts, **({"mixer": mixer} if mixer else {})}
+    return kinds, mlp, list(dict.fromkeys(mixer_leaves))
 
 
 def tiny_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +266,13 @@ def tiny_config(config: dict[str, Any]) -> dict[str, Any]:
 
 
 # State-space mixer sizes of hybrid models (Granite 4, Nemotron-H), shrunk to TINY's hidden 64 (expand 2 -> 128).
+# Groups of the B/C projections must divide the 4 heads (Nemotron-H's default 8 groups leave 0 heads per group).
 _TINY_SSM_KEYS = {"mamba_n_heads": 4, "mamba_d_head": 32, "mamba_d_state": 16, "mamba_num_heads": 4,
-                  "mamba_head_dim": 32, "ssm_state_size": 16, "mamba_chunk_size": 16}
+                  "mamba_head_dim": 32, "ssm_state_size": 16, "mamba_chunk_size": 16, "n_groups": 1,
+                  # Gated DeltaNet (Qwen3.5, Qwen3-Next linear attention): 128-wide heads, 16 / 32 of them by default;
+                  # 32 value heads keep in_proj_a / in_proj_b at 32 outputs (bitsandbytes' CPU 4-bit packs by 32)
+                  "linear_key_head_dim": 16, "linear_value_head_dim": 16, "linear_num_key_heads": 4,
+                  "linear_num_value_heads": 32}
 # Names of full-attention layers in `layer_types` lists, tried in this order when the class default names none.
 _ATTENTION_KINDS = ("full_attention", "attention")
 
@@ -205,13 +288,28 @@ def hybrid_layer_key(full: dict[str, Any]) -> str | None:
 
 
 def _tiny_instance(cls: type, model_type: str, tiny: dict[str, Any], full: dict[str, Any]) -> Any:
-    """The tiny model. A hybrid class (a `layer_types` / `layers_block_type` list: Granite 4, LFM2) is built
-    from attention layers only, recorded in `tiny`: the schema names one module layout for every layer, so
-    the other mixers (Mamba, short convolutions) are neither exercised nor LoRA targets (the draft says so)."""
+    """The tiny model. A hybrid class (a `layer_types` / `layers_block_type` list: Nemotron-H, Qwen3.5, LFM2) is
+    built with one layer of every kind its list names (and a full-attention one where the list has none:
+    Granite 4's default is Mamba only), so `architecture.layer_kinds` can describe each. A class that refuses
+    such a mix is built from attention layers only, recorded in `tiny` (the draft says so)."""
     import torch
     from transformers import AutoConfig
 
     key = hybrid_layer_key(full)
+    if key is not None:  # every kind of layer the class lists, one layer each (plus full attention if none lists it)
+        listed = [str(k) for k in dict.fromkeys(full.get(key) or [])]
+        extra = [] if any(_is_full_attention(k) for k in listed) else [k for k in _ATTENTION_KINDS if k not in listed]
+        for add in [None, *extra] if extra else [None]:
+            mix = listed + ([add] if add else [])
+            if len(mix) < 2 or not any(_is_full_attention(k) for k in mix):
+                continue
+            try:
+                torch.manual_seed(0)
+                model = cls(AutoConfig.for_model(model_type, **{**tiny, key: mix, "num_hidden_layers": len(mix)}))
+            except Exception:  # a kind this class refuses: try the next, then attention layers only
+                continue
+            tiny.update({key: mix, "num_hidden_layers": len(mix)})
+            return model
     kinds: list[str | None] = [None]  # first the tiny config as it is: kept when it builds with attention layers
     if key is not None:
         named = [k for k in dict.fromkeys(full.get(key) or []) if "attention" in k and "linear" not in k]
@@ -232,6 +330,27 @@ def _tiny_instance(cls: type, model_type: str, tiny: dict[str, Any], full: dict[
                               for n, _ in model.named_modules()):
             return model
     raise NotSupportedError(f"{cls.__name__}: no attention-only tiny instance ({key}: tried {kinds}): {last}")
+
+
+def causal_lm_class(cls: type, model_type: str) -> tuple[type, str]:
+    """The text causal LM `AutoModelForCausalLM` loads for a release whose config names an image-text class.
+
+    Qwen3.5 ships only `Qwen3_5ForConditionalGeneration` (model_type `qwen3_5`), yet transformers maps
+    `qwen3_5` to `Qwen3_5ForCausalLM` for causal-LM loading (its language model; the vision tower is skipped
+    on load). A text family drafts that class and its own config type (`qwen3_5_text`); a class that is already
+    a causal LM, or a model type without such a mapping, is kept.
+    """
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    text = MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.get(model_type)
+    if not text or text == cls.__name__ or cls.__name__ in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.values():
+        return cls, model_type
+    text_cls = getattr(transformers, text, None)
+    native = getattr(getattr(text_cls, "config_class", None), "model_type", None)
+    if text_cls is None or not native:
+        return cls, model_type
+    return text_cls, native
 
 
 def native_model_type(model_type: str, cls: type) -> str:
@@ -319,7 +438,8 @@ def _tiny_moe(config: dict[str, Any]) -> dict[str, Any]:
             out[key] = min(value, 1)
         elif "expert" in key and "size" not in key and value > 4:
             out[key] = 4
-        elif key in ("moe_intermediate_size", "shared_expert_intermediate_size", "shared_intermediate_size"):
+        elif key in ("moe_intermediate_size", "shared_expert_intermediate_size", "shared_intermediate_size",
+                     "moe_shared_expert_intermediate_size"):  # the last: Nemotron-H
             out[key] = 32
         elif key in ("first_k_dense_replace", "num_dense_layers"):  # DeepSeek, LFM2-MoE: dense layers first
             out[key] = min(value, 1)
@@ -551,7 +671,9 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
     if "gate" in mlp and "up" in mlp:
         packed["gate_up_proj"] = [mlp[k].rsplit(".", 1)[-1] for k in ("gate", "up")]
     # the release's model_type, and transformers' own when the release names a remote-code one (Kimi-K2, Hunyuan)
-    match: dict[str, Any] = {"architectures": [arch_name],
+    # the release's class, and the text causal LM drafted for it when that differs (Qwen3.5: an export of the
+    # causal LM names `Qwen3_5ForCausalLM` and must resolve to the same family)
+    match: dict[str, Any] = {"architectures": list(dict.fromkeys([arch_name, arch["class"]])),
                              "model_types": list(dict.fromkeys([cfg["model_type"], arch["model_type"]]))}
     when = discriminator(reg, cfg, tok, files)
     if when:
@@ -582,7 +704,7 @@ def draft(config: Path, tokenizer_config: Path, family_id: str, generation_confi
         "verified_against": [
             {"kind": "hub", "ref": f"{config.parent.name} (release files: {config.name}, {tokenizer_config.name})",
              "facts": ["tokenizer", "template", "serving.generation_eos"]},
-            {"kind": "library", "ref": f"transformers=={_transformers_version()} {arch_name}", "facts": ["architecture"]},
+            {"kind": "library", "ref": f"transformers=={_transformers_version()} {arch['class']}", "facts": ["architecture"]},
         ],
         "match": match, "tokenizer": tok, "template": template, "architecture": arch,
         "serving": {"vllm_architecture": arch_name if arch_name in known_vllm else None,

@@ -191,7 +191,22 @@ RELEASES: dict[str, Release] = {
         template="trl/trl/chat_templates/nemotron_3_nano.jinja",
         config={"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h"},
         tokens={"bos_token": "<s>", "eos_token": "<|im_end|>", "pad_token": "<|im_end|>"},
-        note="tokens: the template's end of turn; bos <s> is not in the reference data; NO FAMILY: NemotronH layers hold one mixer each (Mamba, attention, MoE or MLP), while the schema names one module layout for every layer",
+        note="tokens: the template's end of turn; bos <s> is not in the reference data; NemotronH layers hold one "
+        "mixer each (Mamba, attention, MoE or MLP): described per layer kind (`architecture.layer_kinds`)",
+    ),
+    "qwen3.5": Release(
+        checkpoints=(
+            {"hf": "Qwen/Qwen3.5-4B", "modelscope": "Qwen/Qwen3.5-4B", "size": "4B", "kind": "instruct"},
+            {"hf": "Qwen/Qwen3.5-9B", "modelscope": "Qwen/Qwen3.5-9B", "size": "9B", "kind": "instruct"},
+            {"hf": "Qwen/Qwen3.5-27B", "modelscope": "Qwen/Qwen3.5-27B", "size": "27B", "kind": "instruct"},
+        ),
+        hub="Qwen/Qwen3.5-4B",
+        template="trl/trl/chat_templates/qwen3_5_think.jinja",
+        # the release's class is image-text; AutoModelForCausalLM loads its language model (day0 drafts that)
+        config={"architectures": ["Qwen3_5ForConditionalGeneration"], "model_type": "qwen3_5"},
+        tokens={"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+        note="template: TRL's Qwen3.5 think copy (4B and larger; the 2B and smaller ship the nothink one); tokens: "
+        "the template's end of turn, no bos (as Qwen3), pad <|endoftext|> as Qwen3's is not in the reference data",
     ),
     "lfm2": Release(
         checkpoints=(

@@ -290,6 +290,8 @@ class ModuleReport:
     hits: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     parameter_hits: dict[str, list[str]] = field(default_factory=dict)
     never_hits: dict[str, list[str]] = field(default_factory=dict)
+    kinds: dict[str, list[int]] = field(default_factory=dict)
+    """Hybrid entries: each layer kind and the tiny instance's layers of that kind (empty: not exercised)."""
 
     def unmatched(self) -> list[str]:
         """``preset:name`` for every LoRA target name that hits nothing (each is a bug in the family file)."""
@@ -301,6 +303,7 @@ class ModuleReport:
         ]
         out += [f"target_parameters:{n}" for n, found in self.parameter_hits.items() if not found]
         out += [f"never:{n}" for n, found in self.never_hits.items() if not found]
+        out += [f"layer_kinds:{k} (no layer of this kind)" for k, found in self.kinds.items() if not found]
         return out
 
     @property
@@ -315,9 +318,11 @@ def _suffix_matches(names: set[str], target: str) -> list[str]:
 def check_modules(family: Family, model: Any) -> ModuleReport:
     """Check every path and LoRA target of ``family.architecture`` against ``model``.
 
-    Each decoder layer of the instance is checked: layers listed in ``moe.dense_layers`` (or every
-    layer of a dense family) must have the dense MLP; the others the experts, router, shared experts
-    and fused expert parameters.
+    Each decoder layer of the instance is checked, and must be of class ``decoder_layer``: layers listed
+    in ``moe.dense_layers`` (or every layer of a dense family) must have the dense MLP; the others the
+    experts, router, shared experts and fused expert parameters. A hybrid entry (``layer_kinds``) reads
+    each layer's kind from the instance's config and checks the sections and mixer paths of that kind;
+    every kind must occur in the instance.
     """
     arch = family.architecture
     modules = dict(model.named_modules())
@@ -339,21 +344,40 @@ def check_modules(family: Family, model: Any) -> ModuleReport:
             need_module(prefix)
     from .tiny_vision import text_config
 
-    for index in range(text_config(model.config).num_hidden_layers):
+    cfg = text_config(model.config)
+    kinds = arch.layer_kinds.of(cfg) if arch.layer_kinds is not None else None
+    n_layers = cfg.num_hidden_layers
+    if arch.layer_kinds is not None:
+        key = arch.layer_kinds.config_key
+        if len(kinds or []) != n_layers:
+            report.missing.append(f"config.{key} (one layer kind per layer: {len(kinds or [])} for {n_layers} layers)")
+            n_layers = min(n_layers, len(kinds or []))
+        report.kinds = {name: [i for i, k in enumerate(kinds or []) if k == name] for name in arch.layer_kinds.kinds}
+    for index in range(n_layers):
         layer = arch.layers.replace("{}", str(index))
         need_module(layer)
-        for rel in arch.attention.paths():
-            need_module(f"{layer}.{rel}")
-        dense = arch.moe is None or index in arch.moe.dense_layers
-        if dense and arch.mlp is not None:
+        if arch.decoder_layer and layer in modules and type(modules[layer]).__name__ != arch.decoder_layer:
+            report.missing.append(f"{layer} as {arch.decoder_layer} (it is {type(modules[layer]).__name__})")
+        try:
+            parts, mixer = arch.layer_parts(index, kinds)
+        except KeyError:
+            assert kinds is not None and arch.layer_kinds is not None
+            report.missing.append(f"{layer}: layer kind {kinds[index]!r} in architecture.layer_kinds")
+            continue
+        if "attention" in parts:
+            for rel in arch.attention.paths():
+                need_module(f"{layer}.{rel}")
+        if "mlp" in parts and arch.mlp is not None:
             for rel in arch.mlp.paths():
                 need_module(f"{layer}.{rel}")
-        if not dense and arch.moe is not None:
+        if "moe" in parts and arch.moe is not None:
             moe = arch.moe
             for rel in filter(None, (moe.experts, moe.router, moe.shared_experts)):
                 need_module(f"{layer}.{rel}")
             for name in moe.fused_parameters:
                 need_param(f"{layer}.{moe.experts}.{name}")
+        for rel in mixer:
+            need_module(f"{layer}.{rel}")
 
     linear = linear_module_names(model)
     presets = {"attention": arch.lora.attention, "mlp": arch.lora.mlp, "all-linear": arch.lora.all_linear}

@@ -36,3 +36,28 @@ def test_walked_architecture_matches_hand_made_entry(fid: str) -> None:
     assert sorted(drafted.lora.all_linear) == sorted(hand.lora.all_linear)
     assert sorted(drafted.lora.target_parameters) == sorted(hand.lora.target_parameters)
     assert set(drafted.lora.never) <= set(hand.lora.never)
+
+
+# Hybrid releases: config.json's class and model type as the vendors publish them (NVIDIA's Nemotron 3 Nano, Qwen's
+# Qwen3.5, an image-text class whose language model AutoModelForCausalLM loads). The kinds and their module paths must
+# come out as the reviewed entries record them, every kind in the tiny instance.
+HYBRID_RELEASES = {
+    "nemotron3": {"architectures": ["NemotronHForCausalLM"], "model_type": "nemotron_h"},
+    "qwen3.5": {"architectures": ["Qwen3_5ForConditionalGeneration"], "model_type": "qwen3_5"},
+}
+
+
+@pytest.mark.parametrize("fid", sorted(HYBRID_RELEASES))
+def test_walked_hybrid_architecture_has_every_layer_kind(fid: str) -> None:
+    drafted = Architecture.model_validate(walk_architecture(HYBRID_RELEASES[fid]))
+    hand = registry.get(fid).architecture
+    assert (drafted.model_class, drafted.model_type, drafted.decoder_layer) == \
+        (hand.model_class, hand.model_type, hand.decoder_layer)
+    assert drafted.layer_kinds is not None and hand.layer_kinds is not None
+    assert {k: (sorted(v.parts), sorted(v.mixer)) for k, v in drafted.layer_kinds.kinds.items()} == \
+        {k: (sorted(v.parts), sorted(v.mixer)) for k, v in hand.layer_kinds.kinds.items()}
+    assert drafted.attention == hand.attention
+    assert drafted.mlp == hand.mlp
+    assert drafted.moe == hand.moe
+    assert sorted(drafted.lora.all_linear) == sorted(hand.lora.all_linear)
+    assert set(drafted.lora.never) == set(hand.lora.never)

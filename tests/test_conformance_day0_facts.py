@@ -22,6 +22,8 @@ PARSER_GAPS = {
     "read, and the entry models no tools, so none is recorded",
     "gpt-oss": "harmony's tool calls are written as `to=` + name, with no literal marker for the table",
     "granite3": "drafted before the marker table: no parser recorded (the table gives granite)",
+    "nemotron3": "the table gives qwen3 for `<think>`; vLLM registers nemotron_v3 for Nemotron 3 (Qwen3's format, "
+    "reasoning and content swapped when thinking is off), which no marker tells apart",
     "qwen3-coder": "the table gives qwen3_coder, but the entry models no tools (its XML calls), so none is recorded",
 }
 

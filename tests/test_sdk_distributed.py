@@ -166,8 +166,12 @@ def test_every_family_names_its_real_wrap_unit_and_moe_block() -> None:
         model = tiny_model(family)
         assert arch.decoder_layer in (model._no_split_modules or []), family.id
         assert type(model.get_submodule(arch.layers.format(0))).__name__ == arch.decoder_layer, family.id
+        text = model.config.get_text_config()  # a VLM's layers are its language model's
+        kinds = arch.layer_kinds.of(text) if arch.layer_kinds is not None else None
+        for idx in range(text.num_hidden_layers):  # hybrid models: every layer kind is the same wrap unit
+            assert type(model.get_submodule(arch.layers.format(idx))).__name__ == arch.decoder_layer, family.id
         if arch.moe is not None:
-            idx = next(i for i in range(model.config.num_hidden_layers) if i not in arch.moe.dense_layers)
+            idx = next(i for i in range(text.num_hidden_layers) if "moe" in arch.layer_parts(i, kinds)[0])
             parent = arch.layers.format(idx) + "." + arch.moe.experts.rsplit(".", 1)[0]
             assert type(model.get_submodule(parent)).__name__ == arch.moe.block_class, family.id
 

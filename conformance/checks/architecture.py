@@ -3,6 +3,8 @@ module paths, LoRA presets and tied-embedding fact hold on it (and on the offici
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..context import Context
 from ..result import NotApplicable, Outcome
 from .base import check
@@ -33,7 +35,12 @@ def modules(ctx: Context) -> Outcome:
     counts = {preset: {name: len(found) for name, found in names.items()} for preset, names in report.hits.items()}
     evidence = {"missing": report.missing, "unmatched": report.unmatched(), "lora_hits": counts,
                 "target_parameter_hits": {k: len(v) for k, v in report.parameter_hits.items()}}
-    return Outcome(report.ok, "; ".join(problems) or "all paths exist; every LoRA target hits a Linear", evidence)
+    if report.kinds:  # a hybrid entry: which layers of the tiny instance are of which kind
+        evidence["layer_kinds"] = report.kinds
+    done = "all paths exist; every LoRA target hits a Linear"
+    if report.kinds:
+        done += f" (layer kinds {', '.join(f'{k}: {v}' for k, v in report.kinds.items())})"
+    return Outcome(report.ok, "; ".join(problems) or done, evidence)
 
 
 @check("architecture.tied-embeddings", "lm_head shares the embedding matrix exactly when the entry says so")
@@ -77,7 +84,27 @@ def official_config(ctx: Context) -> Outcome:
     if fam.tokenizer.vocab_size is not None and cfg.get("vocab_size") != fam.tokenizer.vocab_size:
         problems.append(f"vocab_size {cfg.get('vocab_size')}, entry says {fam.tokenizer.vocab_size}")
     evidence = {"architectures": archs, "model_type": cfg.get("model_type"), "vocab_size": cfg.get("vocab_size")}
+    lk = fam.architecture.layer_kinds
+    if lk is not None:  # a hybrid release: every layer kind it lists must be one the entry describes
+        listed = _layer_kinds_of(fam.architecture.model_type, cfg, lk)
+        unknown = sorted(set(listed) - set(lk.kinds))
+        evidence["layer_kinds"] = sorted(set(listed))
+        if unknown:
+            problems.append(f"config.json {lk.config_key} lists kinds {unknown} that architecture.layer_kinds lacks")
     return Outcome(not problems, "; ".join(problems) or "config.json agrees with the entry", evidence)
+
+
+def _layer_kinds_of(model_type: str, cfg: dict[str, Any], lk: Any) -> list[str]:
+    """The per-layer kinds transformers reads from a release's config.json: its config class turns legacy
+    spellings into the current ones (Granite 4's `mamba` -> `linear_attention`, Nemotron-H's
+    `hybrid_override_pattern` -> `layers_block_type`). The raw list where the class refuses the file."""
+    text = cfg.get("text_config") if isinstance(cfg.get("text_config"), dict) else cfg
+    try:
+        from transformers import AutoConfig
+
+        return lk.of(AutoConfig.for_model(model_type, **{k: v for k, v in text.items() if k != "model_type"}))
+    except Exception:  # a config the class refuses: compare what the file says
+        return lk.of(text)
 
 
 @check("architecture.skip-modules", "every `quantization.skip_modules` name is a module of the tiny instance")

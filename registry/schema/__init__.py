@@ -1,6 +1,6 @@
 """Typed schema of the registry (pydantic v2). `Field(description=...)` is the one source of docs."""
 
-from .architecture import Architecture, Attention, LoraPresets, Mlp, Moe, RemoteCode
+from .architecture import Architecture, Attention, LayerKind, LayerKinds, LoraPresets, Mlp, Moe, RemoteCode
 from .deploy import Export, LoraServing, Quantization, Requirement, Serving
 from .family import Conformance, Family
 from .identity import Evidence, Status
@@ -38,6 +38,8 @@ __all__ = [
     "Family",
     "FamilyTemplate",
     "HistoryThinking",
+    "LayerKind",
+    "LayerKinds",
     "LoraPresets",
     "LoraServing",
     "Match",

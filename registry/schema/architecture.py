@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer, model_validator
 
@@ -89,6 +89,54 @@ class LoraPresets(Strict):
     )
 
 
+LayerPart = Literal["attention", "mlp", "moe"]
+
+
+class LayerKind(Strict):
+    """What one kind of decoder layer holds: which of the entry's `attention` / `mlp` / `moe` sections, and the
+    Linear layers of any other token mixer (Mamba-2, Gated DeltaNet), all relative to a layer."""
+
+    parts: list[LayerPart] = Field(
+        default_factory=list,
+        description="The sections of this entry a layer of this kind holds (`attention`, `mlp`, `moe`); "
+        "a section not named here is absent from such a layer.",
+    )
+    mixer: list[ModulePath] = Field(
+        default_factory=list,
+        description="Linear layers of a token mixer the sections above do not describe (Mamba-2's "
+        "`mamba.in_proj` / `mamba.out_proj`, Gated DeltaNet's `linear_attn.in_proj_qkv`).",
+    )
+
+    @model_validator(mode="after")
+    def _holds_something(self) -> LayerKind:
+        if not self.parts and not self.mixer:
+            raise ValueError("a layer kind needs `parts` or `mixer` paths")
+        if len(set(self.parts)) != len(self.parts):
+            raise ValueError(f"layer kind parts {self.parts} repeat a section")
+        return self
+
+
+class LayerKinds(Strict):
+    """Hybrid models: layers differ (Mamba or linear-attention mixers beside full attention, MoE beside MLP).
+
+    The config names each layer's kind in a list (`layer_types`); each kind says which module paths its layers
+    hold. Module checks, LoRA presets, the FSDP2 wrap unit and the MoE block are then checked per layer kind.
+    """
+
+    config_key: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The (text) config attribute listing one kind per decoder layer, e.g. `layer_types`.",
+    )
+    kinds: dict[str, LayerKind] = Field(
+        min_length=2, description="Each value the config list may hold -> what a layer of that kind holds."
+    )
+
+    def of(self, config: Any) -> list[str]:
+        """The kind of each layer of a live config (transformers' attribute, or a config.json dict)."""
+        listed = config.get(self.config_key) if isinstance(config, dict) else getattr(config, self.config_key, None)
+        return [str(k) for k in listed] if isinstance(listed, (list, tuple)) else []
+
+
 class RemoteCode(Strict):
     """The architecture is the vendor's own modeling file (`auto_map` in config.json), not a transformers class.
 
@@ -153,6 +201,12 @@ class Architecture(Strict):
         description="Set when the class is the vendor's code (`auto_map`), not transformers': `class` is then the "
         "vendor's class name and the layout below is data from its modeling file; no tiny instance exists.",
     )
+    layer_kinds: LayerKinds | None = Field(
+        default=None,
+        description="Hybrid models only: the kinds of decoder layer (from a config list such as `layer_types`) "
+        "and the sections each holds. Absent: every layer holds `attention` and `mlp` (or `moe`, bar "
+        "`moe.dense_layers`).",
+    )
 
     @model_validator(mode="after")
     def _layers_has_placeholder(self) -> Architecture:
@@ -166,14 +220,43 @@ class Architecture(Strict):
                 raise ValueError(f"`class` is {self.model_class!r} but remote_code.auto_map loads {named!r}")
             if self.tiny:
                 raise ValueError("a remote-code architecture has no tiny instance: `tiny` must be empty")
+        if self.layer_kinds is not None:
+            self._check_layer_kinds(self.layer_kinds)
         return self
+
+    def _check_layer_kinds(self, lk: LayerKinds) -> None:
+        for name, kind in lk.kinds.items():
+            for part in kind.parts:
+                if getattr(self, part) is None:
+                    raise ValueError(f"layer kind {name!r} holds `{part}`, but the entry has no `{part}` section")
+        if not any("attention" in k.parts for k in lk.kinds.values()):
+            raise ValueError("no layer kind holds `attention`: the entry's `attention` section would name nothing")
+        used = {p for k in lk.kinds.values() for p in k.parts}
+        for part in ("mlp", "moe"):
+            if getattr(self, part) is not None and part not in used:
+                raise ValueError(f"the entry has a `{part}` section that no layer kind holds")
+        if self.moe is not None and self.moe.dense_layers:
+            raise ValueError("`moe.dense_layers` and `layer_kinds` both place the MoE layers: name them by kind only")
+        if self.remote_code is not None:
+            return
+        listed = self.tiny.get(lk.config_key)
+        if not isinstance(listed, list):
+            raise ValueError(f"`tiny.{lk.config_key}` must list the tiny instance's layer kinds (one per layer)")
+        unknown = sorted({str(k) for k in listed} - set(lk.kinds))
+        if unknown:
+            raise ValueError(f"`tiny.{lk.config_key}` names kinds {unknown} that `layer_kinds.kinds` lacks")
+        unused = [k for k in lk.kinds if k not in listed]
+        if unused:
+            raise ValueError(f"`tiny.{lk.config_key}` never uses layer kinds {unused}: the tiny instance must "
+                             "exercise every kind")
 
     @model_serializer(mode="wrap")
     def _omit_absent_remote_code(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # Every transformers-class family dumps (and so hashes and reports) exactly as before the field existed.
         data = handler(self)
-        if data.get("remote_code") is None:
-            data.pop("remote_code", None)
+        for optional in ("remote_code", "layer_kinds"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
     @property
@@ -182,10 +265,27 @@ class Architecture(Strict):
         return self.remote_code is not None
 
     def layer_module_paths(self) -> list[str]:
-        """Every Linear-layer path this entry names, relative to a decoder layer."""
+        """Every Linear-layer path this entry names, relative to a decoder layer (of any kind)."""
         paths = self.attention.paths()
         if self.mlp:
             paths += self.mlp.paths()
         if self.moe:
             paths.append(self.moe.router)
+        if self.layer_kinds:
+            paths += [p for k in self.layer_kinds.kinds.values() for p in k.mixer if p not in paths]
         return paths
+
+    def layer_parts(self, index: int, kinds: list[str] | None = None) -> tuple[set[str], list[str]]:
+        """The sections (`attention`, `mlp`, `moe`) layer `index` holds and its other mixer paths.
+
+        `kinds`: the instance's per-layer list (`layer_kinds.of(config)`); needed when the entry has
+        `layer_kinds`. A kind the entry does not know raises KeyError (a fact missing from the file).
+        """
+        if self.layer_kinds is not None:
+            kind = self.layer_kinds.kinds[(kinds or [])[index]]
+            return set(kind.parts), list(kind.mixer)
+        dense = self.moe is None or index in self.moe.dense_layers
+        parts = {"attention"} | ({"mlp"} if dense and self.mlp is not None else set())
+        if not dense:
+            parts.add("moe")
+        return parts, []
