@@ -19,8 +19,7 @@ measure, and each figure says so.
 
 The preprocessing pair tokenizes 20,000 sharegpt conversations (ChatML, no truncation) with each side's own
 data path in one process (dayzero `prepare`, LLaMA-Factory `get_dataset`), next to the raw batched-tokenizer
-floor (`tokenizer(texts)` on the already rendered texts; also the backend's `encode_batch_fast`, which skips the
-offset mapping), all as CPU seconds of that work alone.
+floor (`tokenizer(texts)` on the already rendered texts), all as CPU seconds of that work alone.
 
     python benchmarks/vs_llamafactory.py --setup          # once: LLaMA-Factory in its own venv
     python benchmarks/vs_llamafactory.py [--methods lora,full,dpo] [--rounds 2] [--steps 30] [--threads 2]
@@ -254,7 +253,7 @@ texts = [template.render([{"role": roles[m["from"]], "content": m["value"]} for 
 def config(p):
     return DataConfig(datasets=[{"path": p, "format": "sharegpt"}], cutoff_len=10**7)
 prepare(config(half), stage="sft", template=template, tokenizer=tok)  # imports (datasets, pyarrow) outside the timing
-times = {"full": [], "half": [], "floor": [], "floor_fast": []}
+times = {"full": [], "half": [], "floor": []}
 for _ in range(repeat):  # interleaved, so the shared machine's load drifts over all three alike
     for name, p in (("full", path), ("half", half)):
         t = time.process_time(); prepared = prepare(config(p), stage="sft", template=template, tokenizer=tok)
@@ -265,12 +264,8 @@ for _ in range(repeat):  # interleaved, so the shared machine's load drifts over
             half_tokens = prepared.stats.tokens
     t = time.process_time(); ids = tok(texts, add_special_tokens=False)["input_ids"]
     times["floor"].append(time.process_time() - t)
-    t = time.process_time(); fast = [e.ids for e in tok.backend_tokenizer.encode_batch_fast(texts, add_special_tokens=False)]
-    times["floor_fast"].append(time.process_time() - t)
 best = {k: min(v) for k, v in times.items()}
-assert fast == ids
-print(json.dumps({"cpu_s": round(best["full"], 3), "floor_cpu_s": round(best["floor"], 3),
-                  "floor_fast_cpu_s": round(best["floor_fast"], 3), "rows": full.stats.train_rows,
+print(json.dumps({"cpu_s": round(best["full"], 3), "floor_cpu_s": round(best["floor"], 3), "rows": full.stats.train_rows,
                   "tokens": full.stats.tokens, "floor_tokens": sum(map(len, ids)),
                   "half": {"rows": len(texts) // 2, "cpu_s": round(best["half"], 3), "tokens": half_tokens},
                   "runs_cpu_s": {k: [round(x, 2) for x in v] for k, v in times.items()}}))
@@ -316,8 +311,6 @@ def preprocessing(model: Path, data: dict[str, Path], work: Path, venv: Path, st
                 "LLaMA-Factory: best of 2), floor = tokenizer(texts) on the rendered texts",
         "dayzero": d, "llamafactory": f,
         "dayzero_fraction_of_floor": round(d["floor_cpu_s"] / d["cpu_s"], 3),
-        # the same texts through encode_batch_fast (no offset mapping), which dayzero uses where it may
-        "dayzero_fraction_of_fast_floor": round(d["floor_fast_cpu_s"] / d["cpu_s"], 3),
         "dayzero_cpu_s_per_token_20k_over_10k": round(
             (d["cpu_s"] / d["tokens"]) / (d["half"]["cpu_s"] / d["half"]["tokens"]), 3),
         "llamafactory_fraction_of_floor": round(d["floor_cpu_s"] / f["cpu_s"], 3),
