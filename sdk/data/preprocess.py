@@ -3,7 +3,10 @@
 All text comes from the template renderer (``dayzero.sdk.templates``): ``segments()`` gives the rendered
 conversation as pieces marked trained or not. The whole text is tokenized in one call per batch (the
 fast tokenizer's ``encode_batch``, with character offsets), so training sees exactly the tokens the
-same text gets at inference, not the concatenation of separately tokenized pieces. Labels follow the
+same text gets at inference, not the concatenation of separately tokenized pieces. For sft rows of a
+byte-level BPE on ASCII text the offsets follow from the ids, so those rows go through ``encode_batch_fast``
+(no offset mapping) and their token boundaries are running byte sums (``byte_spans``: checked per tokenizer
+and per row, the same ids and labels). Labels follow the
 templates' own rules (``templates.encode``: ``select_trained`` for train_on_prompt / mask_history /
 ``train: false``, and a token is trained when any character it covers is), vectorised per batch.
 
@@ -48,6 +51,7 @@ import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from typing import Any
 
@@ -56,6 +60,7 @@ import numpy as np
 from dayzero.errors import DayzeroError, NotSupportedError
 from dayzero.sdk.templates.encode import select_trained, trained_ranges
 
+from .byte_spans import ByteLengths, FastRows
 from .packing import split_long
 from .pair_cut import cut_prompt, pair_lengths
 from .problems import TEMPLATE, Origin, Problem, Stats
@@ -170,6 +175,10 @@ def _tokens_ending_by(enc: Any, char_end: int, n_tokens: int) -> int:
     return t + 1 if enc.token_to_chars(t)[1] <= char_end else t
 
 
+def _cuts(enc: Any, n_tokens: int, char_ends: list[int]) -> list[int]:
+    return [_tokens_ending_by(enc, end, n_tokens) for end in char_ends]
+
+
 Item = tuple[Origin, dict[str, Any]]
 
 
@@ -196,6 +205,7 @@ class Preprocessor:
     def __init__(self, template: Any, tokenizer: Any, options: Options) -> None:
         self.template = template
         self.tokens = Tokens(tokenizer)
+        self.byte_lengths = ByteLengths.of(self.tokens.backend) if options.stage == "sft" else None
         self.tokenizer = tokenizer
         self.options = options
         self.columns = STAGE_COLUMNS[options.stage]
@@ -229,18 +239,13 @@ class Preprocessor:
                 problems.append(Problem(origin, TEMPLATE, exc.message))
                 continue
             rendered.append(spans_of(messages, segments))
-        encodings = self.tokens.backend.encode_batch([r[0] for r in rendered], add_special_tokens=False)
         cutoff = self.options.cutoff_len
         all_ids, all_labels, lengths = out["input_ids"], out["labels"], stats.lengths
         kept = tokens = trained = 0
-        for (text, ranges, turn_ends), enc in zip(rendered, encodings, strict=True):
-            ids = enc.ids
+        for (_text, _ranges, turn_ends), (ids, spans, cuts_of) in zip(rendered, self._encode(rendered), strict=True):
             n = len(ids)
-            spans = _token_spans(enc, ranges, n)
-            if spans is None:  # a character no token covers: the exact per-token rule over the offset mapping
-                spans = _spans_from_mask(_trained_tokens(len(text), ranges, *_offsets(enc)))
             if n > cutoff:
-                found = self._truncate(enc, spans, turn_ends, cutoff)
+                found = self._truncate(cuts_of(turn_ends), spans, cutoff)
                 if found is None:
                     stats.too_long += 1
                     continue
@@ -266,6 +271,51 @@ class Preprocessor:
         stats.tokens += tokens
         stats.trained_tokens += trained
 
+    def _encode(self, rendered: list[tuple[str, list[tuple[int, int]], list[int]]]) -> list[tuple[list[int], list, Any]]:
+        """Per rendered row: its ids, its trained token spans, and a function giving, for character positions,
+        how many tokens end by each (for truncation). One batched tokenizer call per path: rows whose token
+        boundaries follow from the ids (``byte_spans``) skip the offset mapping, the others use it."""
+        backend, lengths = self.tokens.backend, self.byte_lengths
+        texts = [r[0] for r in rendered]
+        results: list[Any] = [None] * len(rendered)
+        slow = list(range(len(rendered)))
+        if lengths is not None:
+            fast = [k for k, text in enumerate(texts) if text.isascii()]
+            id_lists = [e.ids for e in backend.encode_batch_fast([texts[k] for k in fast], add_special_tokens=False)]
+            rows = FastRows(id_lists, lengths, [len(texts[k]) for k in fast])
+            queries: list[int] = []
+            for r, k in enumerate(fast):
+                base = rows.base[r]
+                for a, b in rendered[k][1]:
+                    queries.append(base + a)
+                    queries.append(base + b - 1)
+            found, q = rows.token_at(queries), 0
+            for r, k in enumerate(fast):
+                ranges = rendered[k][1]
+                if not rows.ok[r]:
+                    q += 2 * len(ranges)
+                    continue
+                first, spans = rows.firsts[r], []
+                for _ in ranges:  # the tokens holding a range's first and last characters, and those between
+                    i, j = found[q] - first, found[q + 1] - first + 1
+                    q += 2
+                    if spans and i <= spans[-1][1]:
+                        spans[-1] = (spans[-1][0], max(spans[-1][1], j))
+                    else:
+                        spans.append((i, j))
+                results[k] = (id_lists[r], spans, partial(rows.ending_by, r))
+            slow = [k for k in range(len(rendered)) if results[k] is None]
+        if slow:
+            encodings = backend.encode_batch([texts[k] for k in slow], add_special_tokens=False)
+            for k, enc in zip(slow, encodings, strict=True):
+                text, ranges, _ = rendered[k]
+                n = len(enc.ids)
+                spans = _token_spans(enc, ranges, n)
+                if spans is None:  # a character no token covers: the exact per-token rule over the offset mapping
+                    spans = _spans_from_mask(_trained_tokens(len(text), ranges, *_offsets(enc)))
+                results[k] = (enc.ids, spans, partial(_cuts, enc, n))
+        return results
+
     def _spans(self, messages: list[dict[str, Any]], segments: list[Any]) -> tuple[str, list, list[int]]:
         """Text, trained character ranges (the templates' own rules), and where each assistant message ends."""
         opts = self.options
@@ -286,10 +336,10 @@ class Preprocessor:
         turn_ends = sorted({**untrained_ends, **ends}.values())
         return text, trained_ranges(segments, flags), turn_ends
 
-    def _truncate(self, enc: Any, spans: list[tuple[int, int]], turn_ends: list[int], cutoff: int) -> tuple[int, int] | None:
-        """(tokens to keep, assistant messages kept whole) under the `truncation` mode, or None to drop the row."""
+    def _truncate(self, cuts: list[int], spans: list[tuple[int, int]], cutoff: int) -> tuple[int, int] | None:
+        """(tokens to keep, assistant messages kept whole) under the `truncation` mode, or None to drop the row;
+        `cuts`: how many tokens end by each assistant message's end."""
         mode = self.options.truncation
-        cuts = [_tokens_ending_by(enc, end, len(enc)) for end in turn_ends]  # tokens up to each reply end
         if mode == "turns":  # after the last assistant message that fits and leaves something trained
             for k in range(len(cuts), 0, -1):
                 if cuts[k - 1] <= cutoff and spans and spans[0][0] < cuts[k - 1]:
