@@ -129,3 +129,24 @@ def test_chunked_head_reaches_the_decoder_trl_misses() -> None:
     got = model(input_ids=ids, labels=ids, fused_lm_head=True, output_router_logits=True)
     torch.testing.assert_close(got.loss, expected, rtol=1e-5, atol=1e-5)
     assert float(got.aux_loss) == 0.0
+
+
+def test_day0_walk_of_the_release_class_gives_the_reviewed_layout() -> None:
+    """The architecture was drafted by day0's walk of the release's class (config.json names the image-text
+    `Llama4ForConditionalGeneration`); its tiny instance has only MoE layers, so the review added the dense MLP
+    (`mlp`, `moe.dense_layers`) that Maverick's interleaved layers hold."""
+    from dayzero.conformance.day0 import walk_architecture
+    from dayzero.registry.schema import Architecture
+
+    drafted = Architecture.model_validate(
+        walk_architecture({"architectures": ["Llama4ForConditionalGeneration"], "model_type": "llama4"})
+    )
+    hand = registry.get("llama4").architecture
+    assert (drafted.model_class, drafted.model_type, drafted.layers, drafted.decoder_layer) == \
+        (hand.model_class, hand.model_type, hand.layers, hand.decoder_layer)
+    assert drafted.attention == hand.attention
+    assert drafted.moe == hand.moe.model_copy(update={"dense_layers": []})
+    assert drafted.mlp is None and hand.mlp is not None
+    assert sorted(drafted.lora.all_linear) == sorted(hand.lora.all_linear)
+    assert sorted(drafted.lora.target_parameters) == sorted(hand.lora.target_parameters)
+    assert set(drafted.lora.never) <= set(hand.lora.never)
