@@ -134,15 +134,38 @@ def token_log_probs(hidden: Any, weight: Any, bias: Any, labels: Any, stats: tup
     return _function().apply(hidden, weight, bias, labels, rows, tuple(stats), grad_hidden, grad_weight)
 
 
-def keeps_trl_head(config: Any) -> str | None:
-    """Why a model keeps TRL's head (its logits are transformed, or it adds a router loss), or None."""
+def keeps_trl_head(config: Any, *, router_loss: bool = True) -> str | None:
+    """Why a model keeps TRL's head (its logits are transformed, or it adds a router loss), or None.
+
+    `router_loss=False`: the router-loss reason does not count (TRL's head cannot run on the model at all)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     for name in _LOGIT_TRANSFORMS:
         if getattr(text, name, None) not in (None, 1, 1.0):
             return f"its config sets `{name}`"
-    if getattr(text, "output_router_logits", False):
+    if router_loss and getattr(text, "output_router_logits", False):
         return "it is a MoE model whose router loss TRL's head adds"
     return None
+
+
+def backbone(model: Any) -> Any:
+    """The decoder under a causal-LM head: `base_model`, or where the class's `base_model_prefix` names no
+    attribute (Llama4ForCausalLM says `language_model` but holds `model`, so `base_model` is the model itself),
+    its one child that is a PreTrainedModel."""
+    base = model.base_model
+    if base is not model:
+        return base
+    from transformers import PreTrainedModel
+
+    children = [m for m in model.children() if isinstance(m, PreTrainedModel)]
+    if len(children) != 1:
+        raise TypeError(f"{type(model).__name__}: no decoder under the LM head (base_model is the model itself)")
+    return children[0]
+
+
+def trl_head_misses_decoder(model: Any) -> bool:
+    """True where TRL 1.16's fused head, which calls `model.base_model` for the hidden states, would call the
+    model itself (Llama4ForCausalLM: `base_model_prefix` is `language_model`, the decoder is `model`)."""
+    return hasattr(model, "base_model") and model.base_model is model
 
 
 def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_logits")) -> bool:
@@ -151,7 +174,7 @@ def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_
     Call it after the trainer is built (TRL patches in `__init__`); other calls go to the forward TRL left.
     Returns False, leaving TRL's head, for a model `keeps_trl_head` names.
     """
-    reason = keeps_trl_head(model.config)
+    reason = keeps_trl_head(model.config, router_loss=not trl_head_misses_decoder(model))
     if reason is not None:
         warnings.warn(f"dayzero keeps TRL's fused LM head for this model: {reason}", stacklevel=2)
         return False
@@ -160,14 +183,20 @@ def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_
     previous = model.forward
     stats = tuple(name for name in ("entropy", "mean_logits", "is_top1", "log_sum_sq_probs") if name in outputs)
 
+    # TRL's head cannot run on such a model, so a router-logits request stays here: the classes found so far
+    # (Llama4ForCausalLM) compute no load-balancing loss at all, so the aux loss TRL adds is a true zero
+    no_router_loss = trl_head_misses_decoder(model)
+
     @functools.wraps(type(model).forward)
     def forward(self: Any, *args: Any, fused_lm_head: bool = False, labels: Any = None, shift_labels: Any = None,
                 num_items_in_batch: Any = None, **kwargs: Any) -> Any:
-        if not fused_lm_head or shift_labels is not None or kwargs.get("output_router_logits"):
+        router = kwargs.get("output_router_logits") and not no_router_loss
+        if not fused_lm_head or shift_labels is not None or router:
             return previous(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
                             num_items_in_batch=num_items_in_batch, **kwargs)
         kwargs["use_cache"] = False
-        hidden = self.base_model(*args, **kwargs).last_hidden_state[:, :-1]
+        kwargs.pop("output_router_logits", None)
+        hidden = backbone(self)(*args, **kwargs).last_hidden_state[:, :-1]
         lm_head = self.get_output_embeddings()
         targets = labels[:, 1:].to(lm_head.weight.device)
         mask = targets != -100
@@ -180,7 +209,8 @@ def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_
             full["is_top1"] = full["is_top1"].bool()
         denominator = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         loss = -full["log_probs"].sum() / denominator
-        return FusedCausalLMOutput(loss=loss, label_mask=mask, **full)
+        aux = loss.new_zeros(()) if no_router_loss else None
+        return FusedCausalLMOutput(loss=loss, label_mask=mask, aux_loss=aux, **full)
 
     model.forward = types.MethodType(forward, model)
     return True
