@@ -208,6 +208,27 @@ RELEASES: dict[str, Release] = {
         note="template: TRL's Qwen3.5 think copy (4B and larger; the 2B and smaller ship the nothink one); tokens: "
         "the template's end of turn, no bos (as Qwen3), pad <|endoftext|> as Qwen3's is not in the reference data",
     ),
+    "ministral3": Release(
+        checkpoints=(
+            {
+                "hf": "mistralai/Ministral-3-14B-Reasoning-2512",
+                "modelscope": None,
+                "size": "14B",
+                "kind": "reasoning",
+            },
+        ),
+        hub="mistralai/Ministral-3-14B-Reasoning-2512",
+        template="llama.cpp-2026/models/templates/mistralai-Ministral-3-14B-Reasoning-2512.jinja",
+        # the release's class is image-text (Mistral3ForConditionalGeneration around a `ministral3` text config);
+        # the text family is the causal LM of that text config (Ministral3ForCausalLM)
+        config={"architectures": ["Ministral3ForCausalLM"], "model_type": "ministral3", "vocab_size": 131072},
+        tokens={"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
+        add_bos_token=True,
+        note="template: llama.cpp's copy of the 14B Reasoning template ([THINK]...[/THINK], a long default system); "
+        "tokens: the template's bos/eos variables as Mistral's tekken tokenizer (mistral-small); vocab 131072 as "
+        "transformers' Ministral3Config default and tekken's; the Instruct / Base / 3B / 8B releases ship other "
+        "templates, not in the reference data",
+    ),
     "lfm2": Release(
         checkpoints=(
             {"hf": "LiquidAI/LFM2-350M", "size": "350M", "kind": "instruct"},

@@ -30,6 +30,7 @@ REASONING_MARKERS: tuple[tuple[Marker, str], ...] = (
     # a hybrid switch with Qwen3's think tags (Apertus also reads `enable_thinking`, but writes no <think> block)
     (("enable_thinking", "</think>"), "qwen3"),
     ("</think>", "deepseek_r1"),
+    ("[/THINK]", "mistral"),  # Ministral 3 / Magistral: vLLM's MistralParserReasoningAdapter
 )
 
 
