@@ -11,8 +11,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from dayzero.atomic import atomic_write_text
-
+from .owned import FAMILY_HTML, write_owned
 from .report import content_sha256
 
 _STYLE = """
@@ -177,6 +176,6 @@ def write_family_pages(
     written = []
     for fid in sorted(registry.families):
         path = report_dir / page_name(fid)
-        atomic_write_text(path, render_family_page(registry, fid, reports.get(fid)))
+        write_owned(path, render_family_page(registry, fid, reports.get(fid)), FAMILY_HTML)
         written.append(path)
     return written

@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dayzero.atomic import atomic_write_text
-
 from .family_page import modality, page_name, write_family_pages
+from .owned import MATRIX_HTML, write_owned
 from .report import content_sha256
 
 SWEEP_PAGE = "day0-sweep.md"
@@ -133,6 +132,6 @@ def render_matrix(registry: Any, report_dir: Path) -> str:
 def write_matrix(registry: Any, report_dir: Path) -> Path:
     """`index.html` and the page of every family it links (`family_page.py`)."""
     path = report_dir / "index.html"
-    atomic_write_text(path, render_matrix(registry, report_dir))
+    write_owned(path, render_matrix(registry, report_dir), MATRIX_HTML)
     write_family_pages(registry, report_dir, {fid: _load(report_dir, fid) for fid in registry.families})
     return path

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dayzero.atomic import atomic_write_text
 from dayzero.errors import ConformanceError, Where
 
+from .owned import REPORT_JSON, REPORT_MD, refuse_foreign, write_owned
 from .result import CheckResult, Status
 
 REPORT_SCHEMA = 1
@@ -160,8 +160,9 @@ def write(report: Report, out_dir: Path) -> tuple[Path, Path]:
     if report.partial and json_path.is_file() and not _is_partial(json_path):
         # a partial run that could not be folded in (`runner._merged`) never replaces a full report
         json_path, md_path = out_dir / f"{report.family}.partial.json", out_dir / f"{report.family}.partial.md"
-    atomic_write_text(json_path, to_json(report))
-    atomic_write_text(md_path, to_markdown(report))
+    refuse_foreign(md_path, REPORT_MD)  # both checked first: never a new .json beside a refused .md
+    write_owned(json_path, to_json(report), REPORT_JSON)
+    write_owned(md_path, to_markdown(report), REPORT_MD)
     write_record(report, out_dir)
     return json_path, md_path
 

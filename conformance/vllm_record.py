@@ -14,8 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dayzero.atomic import atomic_write_text
-
+from .owned import VLLM_RECORD, write_owned
 from .report import canonical_sha256, family_sha256
 
 CHECK_ID = "serve.vllm"
@@ -53,7 +52,7 @@ def write_record(report: Any, report_dir: Path) -> Path | None:
     data["sha256"] = _content_sha(data)
     path = record_path(report_dir, report.family)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    write_owned(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", VLLM_RECORD)
     return path
 
 

@@ -67,3 +67,24 @@ def test_run_all_writes_every_report_and_the_matrix(tmp_path) -> None:
     assert {p.stem for p in tmp_path.glob("*.json")} == ids
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert all(f'<tr id="{fid}"' in page for fid in ids)
+
+
+def test_a_report_folder_with_someone_elses_files_is_not_overwritten(tmp_path, reference_dir) -> None:
+    """`--report DIR` writes `<id>.json` / `.md` / `.html` and `index.html` only over files dayzero wrote."""
+    mine = {"qwen2.md": "my notes on qwen2\n", "index.html": "<html>my page</html>\n", "other.txt": "keep\n"}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    out = _cli("conformance", "run", "qwen2", "--only", "schema", "--report", str(tmp_path),
+               "--reference", str(reference_dir))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.count("\n") == 1 and "qwen2.md" in out.stderr and "not a file dayzero wrote" in out.stderr
+    assert not (tmp_path / "qwen2.json").exists()  # nothing half-written beside the refused file
+    out = _cli("conformance", "matrix", "--report", str(tmp_path))
+    assert out.returncode == 2 and "index.html" in out.stderr, out.stdout + out.stderr
+    for name, text in mine.items():
+        assert (tmp_path / name).read_text(encoding="utf-8") == text
+    (tmp_path / "qwen2.md").unlink()  # with the user's file gone, dayzero's own files are replaced freely
+    for _ in range(2):
+        out = _cli("conformance", "run", "qwen2", "--only", "schema", "--report", str(tmp_path),
+                   "--reference", str(reference_dir))
+        assert out.returncode == 0, out.stderr
