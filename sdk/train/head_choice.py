@@ -12,8 +12,10 @@ also peaked at 0.6 GB against 2.9 and 4.8 GB. Hence:
 - `chunked`: dayzero's chunked head, on CPU (and whenever asked): the same outputs and metrics, lighter there;
 - `model`: the stage's trainer has no fused head (reward models, ORPO, SimPO): nothing to choose.
 
-MoE families keep TRL's head (it adds the router's load-balancing loss); so does, at run time, a model whose
-config scales or soft-caps its logits (`lm_head.keeps_trl_head`).
+MoE families (`architecture.moe`) get the chunked head on every device: it adds the router's load-balancing loss
+as TRL's head does, where TRL 1.16's head fails on GraniteMoe configs (no `num_experts`) and on Llama4ForCausalLM
+(`base_model` is the model itself). A model whose config soft-caps its logits keeps TRL's head at run time
+(`lm_head.keeps_trl_head`).
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ def choose_head(
         return HeadChoice("model", f"the {stage} trainer computes its loss from the model's own logits")
     if requested != "auto":
         return HeadChoice(requested, "set by the recipe (`train.lm_head`)")
-    if moe:
-        return HeadChoice("trl", "a MoE model: TRL's fused head adds the router's load-balancing loss")
     if sharded:  # FSDP2 / ZeRO-3 hold lm_head as a shard (a DTensor or a partition): the chunked head reads it whole
         return HeadChoice("trl", "sharded weights (FSDP2 / DeepSpeed): TRL's head runs inside the engine's gathering")
+    if moe:
+        return HeadChoice("chunked", "a MoE model: dayzero's chunked head adds the router's load-balancing loss as "
+                          "TRL's does, reading `num_experts` or `num_local_experts` (TRL 1.16 reads `num_experts` only, "
+                          "absent on GraniteMoe) and the decoder where `base_model` is the model itself (Llama4)")
     if cuda:
         return HeadChoice("trl", "CUDA: TRL's fused head runs as a Triton kernel and never builds the full logits")
     return HeadChoice(

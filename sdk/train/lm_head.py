@@ -20,8 +20,8 @@ way for a CPU:
   cross-entropy" method), so nothing is recomputed; when the weight trains (full fine-tuning), the
   backward recomputes the chunk once for both gradients.
 
-The compiler decides where this head is used (`sdk.train.head_choice`); a model whose logits are scaled,
-soft-capped or carry a MoE router loss is left to TRL's head, which knows those transforms.
+The compiler decides where this head is used (`sdk.train.head_choice`); it scales the logits as TRL's head does
+(`logit_scale`) and adds a MoE router's load-balancing loss; a soft-capped model is left to TRL's head.
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ import warnings
 from typing import Any
 
 CHUNK_ELEMENTS = 1 << 23  # logits per chunk: 32 MB in float32 (glibc's mmap threshold tops out at 32 MB)
-
-# Config attributes that change the logits between the LM head and the softmax (TRL's `add_fused_lm_head` reads
-# the same names); a model with one of them set keeps TRL's head.
-_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier",
-                     "logits_scaling")
 
 
 def chunk_rows(vocab: int) -> int:
@@ -134,17 +129,37 @@ def token_log_probs(hidden: Any, weight: Any, bias: Any, labels: Any, stats: tup
     return _function().apply(hidden, weight, bias, labels, rows, tuple(stats), grad_hidden, grad_weight)
 
 
-def keeps_trl_head(config: Any, *, router_loss: bool = True) -> str | None:
-    """Why a model keeps TRL's head (its logits are transformed, or it adds a router loss), or None.
-
-    `router_loss=False`: the router-loss reason does not count (TRL's head cannot run on the model at all)."""
+def logit_scale(config: Any) -> float:
+    """The factor between the LM head's output and the softmax, as TRL's head reads it (1.0: none)."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
-    for name in _LOGIT_TRANSFORMS:
-        if getattr(text, name, None) not in (None, 1, 1.0):
-            return f"its config sets `{name}`"
-    if router_loss and getattr(text, "output_router_logits", False):
-        return "it is a MoE model whose router loss TRL's head adds"
+    for name in ("logit_scale", "output_multiplier", "lm_head_multiplier"):
+        if getattr(text, name, None) is not None:
+            return float(getattr(text, name))
+    scaling = getattr(text, "logits_scaling", None)
+    if scaling is None:
+        return 1.0
+    return float(scaling) if getattr(text, "model_type", None) == "hyperclovax" else 1.0 / float(scaling)
+
+
+def keeps_trl_head(config: Any, *, bias: bool = False) -> str | None:
+    """Why a model keeps TRL's head (its logits are soft-capped, or scaled on a head with a bias), or None."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    if getattr(text, "final_logit_softcapping", None) not in (None, 1, 1.0):
+        return "its config sets `final_logit_softcapping`"
+    if bias and logit_scale(config) != 1.0:
+        return "its config scales the logits of an LM head with a bias"
     return None
+
+
+def router_experts(config: Any) -> tuple[int, int]:
+    """(experts, experts per token) for the load-balancing loss: `num_experts`, or `num_local_experts`
+    (GraniteMoe, GraniteMoeHybrid, Mixtral), where TRL 1.16's head reads `num_experts` only."""
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    experts = getattr(text, "num_experts", None) or getattr(text, "num_local_experts", None)
+    per_token = getattr(text, "num_experts_per_tok", None)
+    if not experts or not per_token:
+        raise TypeError(f"{type(config).__name__} asks for router logits but names no expert count")
+    return int(experts), int(per_token)
 
 
 def backbone(model: Any) -> Any:
@@ -162,19 +177,14 @@ def backbone(model: Any) -> Any:
     return children[0]
 
 
-def trl_head_misses_decoder(model: Any) -> bool:
-    """True where TRL 1.16's fused head, which calls `model.base_model` for the hidden states, would call the
-    model itself (Llama4ForCausalLM: `base_model_prefix` is `language_model`, the decoder is `model`)."""
-    return hasattr(model, "base_model") and model.base_model is model
-
-
 def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_logits")) -> bool:
     """Serve `fused_lm_head=True` calls on `model` (a PreTrainedModel TRL patched) with the chunked head.
 
     Call it after the trainer is built (TRL patches in `__init__`); other calls go to the forward TRL left.
     Returns False, leaving TRL's head, for a model `keeps_trl_head` names.
     """
-    reason = keeps_trl_head(model.config, router_loss=not trl_head_misses_decoder(model))
+    lm_head = model.get_output_embeddings()
+    reason = keeps_trl_head(model.config, bias=getattr(lm_head, "bias", None) is not None)
     if reason is not None:
         warnings.warn(f"dayzero keeps TRL's fused LM head for this model: {reason}", stacklevel=2)
         return False
@@ -182,21 +192,25 @@ def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_
 
     previous = model.forward
     stats = tuple(name for name in ("entropy", "mean_logits", "is_top1", "log_sum_sq_probs") if name in outputs)
-
-    # TRL's head cannot run on such a model, so a router-logits request stays here: the classes found so far
-    # (Llama4ForCausalLM) compute no load-balancing loss at all, so the aux loss TRL adds is a true zero
-    no_router_loss = trl_head_misses_decoder(model)
+    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    scale = logit_scale(model.config)
+    # the class computes a router loss of its own (Mixtral, Qwen3-MoE, GraniteMoe set `router_aux_loss_coef` on the
+    # causal LM); Llama4ForCausalLM computes none, so none is added for it
+    router_loss = hasattr(model, "router_aux_loss_coef")
 
     @functools.wraps(type(model).forward)
     def forward(self: Any, *args: Any, fused_lm_head: bool = False, labels: Any = None, shift_labels: Any = None,
                 num_items_in_batch: Any = None, **kwargs: Any) -> Any:
-        router = kwargs.get("output_router_logits") and not no_router_loss
-        if not fused_lm_head or shift_labels is not None or router:
+        if not fused_lm_head or shift_labels is not None:
             return previous(*args, fused_lm_head=fused_lm_head, labels=labels, shift_labels=shift_labels,
                             num_items_in_batch=num_items_in_batch, **kwargs)
         kwargs["use_cache"] = False
-        kwargs.pop("output_router_logits", None)
-        hidden = backbone(self)(*args, **kwargs).last_hidden_state[:, :-1]
+        if getattr(text, "output_router_logits", False):  # as TRL's head and the model's own forward do
+            kwargs.setdefault("output_router_logits", True)
+        out = backbone(self)(*args, **kwargs)
+        hidden = out.last_hidden_state[:, :-1]
+        if scale != 1.0:  # (h @ W.T) * s == (h * s) @ W.T for a head without a bias (keeps_trl_head)
+            hidden = hidden * scale
         lm_head = self.get_output_embeddings()
         targets = labels[:, 1:].to(lm_head.weight.device)
         mask = targets != -100
@@ -209,7 +223,14 @@ def install(model: Any, outputs: tuple[str, ...] = ("entropy", "is_top1", "mean_
             full["is_top1"] = full["is_top1"].bool()
         denominator = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         loss = -full["log_probs"].sum() / denominator
-        aux = loss.new_zeros(()) if no_router_loss else None
+        aux = None
+        if router_loss and kwargs.get("output_router_logits") and getattr(out, "router_logits", None) is not None:
+            # TRL 1.16's head: Mixtral's load-balancing loss, weighted by router_aux_loss_coef
+            from transformers.models.mixtral.modeling_mixtral import load_balancing_loss_func
+
+            experts, per_token = router_experts(model.config)
+            aux = load_balancing_loss_func(out.router_logits, experts, per_token, kwargs.get("attention_mask"))
+            loss = loss + getattr(text, "router_aux_loss_coef", 0.0) * aux
         return FusedCausalLMOutput(loss=loss, label_mask=mask, aux_loss=aux, **full)
 
     model.forward = types.MethodType(forward, model)

@@ -119,14 +119,4 @@ def build_trainer(
 
         weighting = bool(getattr(args, "use_weighting", False))
         install_on_trainer(trainer, head_outputs(plan.trainer.trainer, use_weighting=weighting))
-    elif plan.trainer.lm_head == "trl":
-        from .head_choice import head_outputs
-        from .lm_head import install_on_trainer, trl_head_misses_decoder
-
-        base = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
-        if trl_head_misses_decoder(base):  # TRL's head would call the model itself and read no hidden states
-            warnings.warn(f"TRL's fused LM head cannot reach {type(base).__name__}'s decoder (`base_model` is the "
-                          "model itself): dayzero's chunked head computes the loss instead (no router loss added)", stacklevel=2)
-            weighting = bool(getattr(args, "use_weighting", False))
-            install_on_trainer(trainer, head_outputs(plan.trainer.trainer, use_weighting=weighting))
     return trainer
