@@ -81,3 +81,21 @@ def test_errors_are_one_line_with_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     bad.write_text("[{")
     code, _, err = run(["template", "render", "qwen2", "--messages", str(bad)], capsys)
     assert code == 2 and f"{bad}:1" in err
+
+
+def test_an_official_file_check_cannot_read_is_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--official` goes through the one reader of reference formats (`conformance.official`); its errors
+    stay one line naming the file, exit 2."""
+    missing = tmp_path / "nope.jinja"
+    code, _, err = run(["template", "check", "qwen2", "--official", str(missing)], capsys)
+    assert code == 2 and str(missing) in err and err.count("\n") == 1
+    table = tmp_path / "cases.json"
+    table.write_text(json.dumps({"cases": [{"name": "a", "chat_template": "{{ x }}"}]}))
+    code, _, err = run(["template", "check", "qwen2", "--official", f"{table}#b"], capsys)
+    assert code == 2 and "no case named 'b'" in err and str(table) in err and err.count("\n") == 1
+    no_template = tmp_path / "tokenizer_config.json"
+    no_template.write_text(json.dumps({"eos_token": "</s>"}))
+    code, _, err = run(["template", "check", "qwen2", "--official", str(no_template)], capsys)
+    assert code == 2 and "chat_template" in err and str(no_template) in err

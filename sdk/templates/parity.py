@@ -9,7 +9,6 @@ the recorded behaviour instead (the official template raises, or renders differe
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,37 +21,22 @@ from .sandbox import render_official
 
 
 def load_official(path: str | Path, root: Path | None = None) -> str:
-    """An official template's source from a ``.jinja`` file, a ``tokenizer_config.json``, or
-    ``chat-template-expected.json#<case name>`` (an inline template of llama.cpp's test, or of huggingface.js's
-    ``jinja-e2e-expected.json``), or
-    ``openvino.genai/tokenizer-configs.json#<hub id>`` (the default template that table records)."""
-    text_path, _, case_name = str(path).partition("#")
+    """An official template's source, from any file a family's ``template.official`` may name: a ``.jinja``
+    file, a ``tokenizer_config.json``, ``chat-template-expected.json#<case name>`` (llama.cpp's or
+    huggingface.js's inline cases) or ``openvino.genai/tokenizer-configs.json#<hub id>``.
+
+    The formats are read in one place, `conformance.official.read_reference`; this keeps the template
+    commands' error type (a TemplateError) and a relative path's root.
+    """
+    from dayzero.conformance.official import read_reference
+
+    text_path, sep, case_name = str(path).partition("#")
     file = Path(text_path) if root is None or Path(text_path).is_absolute() else root / text_path
     try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TemplateError(f"cannot read the official template: {exc.strerror}", where=Where(file=str(file))) from None
-    if file.suffix != ".json":
-        return text
-    data = json.loads(text)
-    if case_name and isinstance(data.get("models"), dict):  # openvino.genai's table: `#<hub id>`
-        if case_name not in data["models"]:
-            raise TemplateError(f"no model {case_name!r} in this table", where=Where(file=str(file)))
-        data = data["models"][case_name]
-        if isinstance(data.get("chat_template"), dict):  # named variants: the default one
-            data = {"chat_template": data["chat_template"].get("default")}
-        case_name = ""
-    if case_name:
-        for case in data.get("cases", []):
-            if case.get("template_name_or_file") == case_name:
-                return case["template_str"]
-            if case.get("name") == case_name and "chat_template" in case:  # huggingface.js's e2e cases
-                return case["chat_template"]
-        raise TemplateError(f"no case named {case_name!r}", where=Where(file=str(file)))
-    template = data.get("chat_template")
-    if isinstance(template, list):  # named templates: take the default one
-        template = next((t["template"] for t in template if t.get("name") == "default"), None)
-    if not isinstance(template, str):
+        template = read_reference(Path(f"{file}{sep}{case_name}")).chat_template
+    except DayzeroError as exc:
+        raise TemplateError(exc.message, where=exc.where or Where(file=str(file)), hint=exc.hint) from None
+    if template is None:
         raise TemplateError("no `chat_template` string in this file", where=Where(file=str(file), field="chat_template"))
     return template
 
