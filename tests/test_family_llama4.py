@@ -128,7 +128,7 @@ def test_chunked_head_reaches_the_decoder_trl_misses() -> None:
     assert lm_head.install(model, ("entropy",))
     got = model(input_ids=ids, labels=ids, fused_lm_head=True, output_router_logits=True)
     torch.testing.assert_close(got.loss, expected, rtol=1e-5, atol=1e-5)
-    assert got.aux_loss is None or float(got.aux_loss) == 0.0
+    assert got.aux_loss is None  # Llama4ForCausalLM computes no router loss, so none is added
 
 
 def test_day0_walk_of_the_release_class_gives_the_reviewed_layout() -> None:

@@ -136,7 +136,6 @@ def test_chunked_head_adds_the_router_loss_on_granite_moe() -> None:
     got = model(input_ids=ids, labels=ids, fused_lm_head=True)
     torch.testing.assert_close(got.aux_loss, expected.aux_loss, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(got.loss, expected.loss, rtol=1e-5, atol=1e-5)
-    assert float(got.loss - got.aux_loss * 0.5) < float(got.loss)
 
 
 @pytest.mark.parametrize("family", ["llama4", "granite4", "granite3-moe", "qwen3-moe"])

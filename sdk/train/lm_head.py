@@ -130,7 +130,10 @@ def token_log_probs(hidden: Any, weight: Any, bias: Any, labels: Any, stats: tup
 
 
 def logit_scale(config: Any) -> float:
-    """The factor between the LM head's output and the softmax, as TRL's head reads it (1.0: none)."""
+    """The factor between the LM head's output and the softmax (1.0: none).
+
+    The same reading as TRL 1.16's `add_fused_lm_head`, which does it inline (no function to call): the head must
+    score exactly what TRL's would, including its rule that HyperCLOVA X multiplies by `logits_scaling`."""
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     for name in ("logit_scale", "output_multiplier", "lm_head_multiplier"):
         if getattr(text, name, None) is not None:
